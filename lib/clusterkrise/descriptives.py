@@ -1,0 +1,351 @@
+"""Descriptive statistics as tidy tables (one row per item, or per item and scale point).
+
+Shares are fractions 0..1; rounding and percent formatting belong to the caller. Special answers
+("nicht relevant", "nicht betroffen", "keine Kooperation") are stored as codes in the data (see
+docs/architecture.md); wherever a function takes ``special_codes`` those codes are set aside before
+location and spread are computed, and counted in ``n_special``.
+
+``special_codes`` is accepted in three forms: one code (``0``), an iterable of codes (``[0, 99]``)
+applying to every item, or a mapping ``{item: codes, None: default codes}``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "describe_items",
+    "frequencies",
+    "relevance_shares",
+    "yes_shares",
+    "top_box_shares",
+    "distribution",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# shared input handling (also used by clusterkrise.utests)
+
+
+def as_item_list(data: pd.DataFrame, items: str | Iterable[str], *, caller: str) -> list[str]:
+    """Items as a list of existing columns; unknown names are an error that lists them."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{caller}: expected a pandas DataFrame, got {type(data).__name__}")
+    item_list = [items] if isinstance(items, str) else list(items)
+    missing = [i for i in item_list if i not in data.columns]
+    if missing:
+        raise ValueError(f"{caller}: item column(s) not in the data: {', '.join(map(str, missing))}")
+    duplicated = sorted({i for i in item_list if item_list.count(i) > 1})
+    if duplicated:
+        raise ValueError(f"{caller}: item(s) listed more than once: {', '.join(map(str, duplicated))}")
+    return item_list
+
+
+def _codes(value: Any) -> frozenset[float]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        value = [value]
+    out = set()
+    for code in value:
+        try:
+            out.add(float(code))
+        except (TypeError, ValueError):
+            raise ValueError(f"special code {code!r} is not a number") from None
+    return frozenset(out)
+
+
+def special_codes_for(special_codes: Any, items: Sequence[Hashable]) -> dict[Hashable, frozenset[float]]:
+    """Normalise ``special_codes`` to ``{item: frozenset of codes}`` for every item."""
+    if special_codes is None:
+        return {item: frozenset() for item in items}
+    if isinstance(special_codes, Mapping):
+        default = _codes(special_codes.get(None))
+        unknown = [k for k in special_codes if k is not None and k not in items]
+        if unknown:
+            raise ValueError(f"special_codes names item(s) that are not analysed: {', '.join(map(str, unknown))}")
+        return {item: _codes(special_codes[item]) if item in special_codes else default for item in items}
+    codes = _codes(special_codes)
+    return {item: codes for item in items}
+
+
+def numeric_block(data: pd.DataFrame, items: Sequence[str], *, caller: str) -> tuple[np.ndarray, dict[str, str]]:
+    """Items as a float matrix (rows x items) and, per item, why it has no usable value.
+
+    Text that is not a number becomes NaN with a warning naming the item; an item whose answers are
+    all non-numeric text is reported in the second return value instead of turning into zeros.
+    """
+    out = np.full((len(data), len(items)), np.nan)
+    problems: dict[str, str] = {}
+    numeric = [j for j, item in enumerate(items) if pd.api.types.is_numeric_dtype(data[item].dtype)]
+    numeric = [j for j in numeric if not pd.api.types.is_bool_dtype(data[items[j]].dtype)]
+    if numeric:  # the common case, converted in one go
+        out[:, numeric] = data[[items[j] for j in numeric]].to_numpy(dtype=float, na_value=np.nan)
+    done = set(numeric)
+    for j, item in enumerate(items):
+        if j in done:
+            continue
+        raw = data[item]
+        if pd.api.types.is_bool_dtype(raw):
+            raw = raw.astype(float)
+        values = pd.to_numeric(raw, errors="coerce")
+        lost = int((raw.notna() & values.isna()).sum())
+        if lost:
+            if values.notna().any():
+                warnings.warn(f"{caller}: {lost} non-numeric value(s) in item {item} treated as missing", stacklevel=3)
+            else:
+                problems[item] = "keine numerischen Werte / no numeric values"
+        out[:, j] = values.to_numpy(dtype=float, na_value=np.nan)
+    return out, problems
+
+
+def _mask_special(block: np.ndarray, items: Sequence[str], codes: Mapping[Hashable, frozenset[float]]) -> np.ndarray:
+    special = np.zeros(block.shape, dtype=bool)
+    for j, item in enumerate(items):
+        if codes[item]:
+            special[:, j] = np.isin(block[:, j], list(codes[item]))
+    return special
+
+
+def _labels(items: Sequence[str], item_labels: Mapping[str, str] | None) -> list[str]:
+    item_labels = item_labels or {}
+    return [str(item_labels.get(item, item)) for item in items]
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    part = np.asarray(part, dtype=float)
+    whole = np.asarray(whole, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(whole > 0, part / np.where(whole > 0, whole, 1), np.nan)
+
+
+# --------------------------------------------------------------------------------------------------
+# tables
+
+
+def describe_items(
+    data: pd.DataFrame,
+    items: str | Iterable[str],
+    *,
+    special_codes: Any = None,
+    item_labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """n, n_special, n_missing, median, mean, sd (n-1), min, max per item.
+
+    ``n`` counts the substantive answers the statistics are computed from; special codes are
+    counted in ``n_special``, empty cells in ``n_missing``. Items without two answers get sd NaN.
+    """
+    item_list = as_item_list(data, items, caller="describe_items")
+    block, _ = numeric_block(data, item_list, caller="describe_items")
+    codes = special_codes_for(special_codes, item_list)
+    special = _mask_special(block, item_list, codes)
+    missing = np.isnan(block)
+    valid = np.where(special, np.nan, block)
+    n = (~np.isnan(valid)).sum(axis=0)
+    with warnings.catch_warnings():
+        # all-NaN columns legitimately give NaN statistics; numpy's RuntimeWarning adds nothing.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        median = np.nanmedian(valid, axis=0) if len(valid) else np.full(len(item_list), np.nan)
+        mean = np.nanmean(valid, axis=0) if len(valid) else np.full(len(item_list), np.nan)
+        sd = np.nanstd(valid, axis=0, ddof=1) if len(valid) else np.full(len(item_list), np.nan)
+        vmin = np.nanmin(valid, axis=0) if len(valid) else np.full(len(item_list), np.nan)
+        vmax = np.nanmax(valid, axis=0) if len(valid) else np.full(len(item_list), np.nan)
+    sd = np.where(n >= 2, sd, np.nan)
+    return pd.DataFrame(
+        {
+            "item": item_list,
+            "item_label": _labels(item_list, item_labels),
+            "n": n.astype(int),
+            "n_special": special.sum(axis=0).astype(int),
+            "n_missing": missing.sum(axis=0).astype(int),
+            "median": median,
+            "mean": mean,
+            "sd": sd,
+            "min": vmin,
+            "max": vmax,
+        }
+    )
+
+
+def frequencies(data: pd.DataFrame, item: str, *, labels: Mapping[Any, str] | None = None) -> pd.DataFrame:
+    """Counts per answer value of one item: value, label, n, share of all answering respondents.
+
+    Every value named in ``labels`` gets a row, also when nobody chose it; values seen in the data
+    without a label keep an empty label. Empty cells are not answers and are not counted.
+    """
+    (item,) = as_item_list(data, [item], caller="frequencies")
+    values = data[item].dropna()
+    counts = values.value_counts(sort=False)
+    labels = dict(labels or {})
+    keys = list(counts.index) + [k for k in labels if k not in counts.index]
+    try:
+        keys = sorted(keys)
+    except TypeError:  # mixed types (numbers and text) keep first-seen order
+        pass
+    n = np.array([int(counts.get(k, 0)) for k in keys], dtype=int)
+    return pd.DataFrame(
+        {
+            "value": keys,
+            "label": [str(labels.get(k, "")) for k in keys],
+            "n": n,
+            "share": _share(n, np.full(len(keys), n.sum())),
+        }
+    )
+
+
+def relevance_shares(
+    data: pd.DataFrame,
+    items: str | Iterable[str],
+    *,
+    special_codes: Any,
+    item_labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Share of answering respondents who did not choose the special code ("nicht relevant" etc.).
+
+    Columns: item, item_label, n (answered at all), n_relevant, share (n_relevant / n).
+    """
+    item_list = as_item_list(data, items, caller="relevance_shares")
+    codes = special_codes_for(special_codes, item_list)
+    empty = [i for i in item_list if not codes[i]]
+    if empty:
+        raise ValueError(f"relevance_shares: no special code given for item(s) {', '.join(empty)}")
+    block, _ = numeric_block(data, item_list, caller="relevance_shares")
+    special = _mask_special(block, item_list, codes)
+    n = (~np.isnan(block)).sum(axis=0)
+    n_relevant = n - special.sum(axis=0)
+    return pd.DataFrame(
+        {
+            "item": item_list,
+            "item_label": _labels(item_list, item_labels),
+            "n": n.astype(int),
+            "n_relevant": n_relevant.astype(int),
+            "share": _share(n_relevant, n),
+        }
+    )
+
+
+def yes_shares(
+    data: pd.DataFrame,
+    items: str | Iterable[str],
+    *,
+    item_labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Share of 1 among the answered 0/1 items (TinSort, multiple choice): item, item_label, n, n_yes, share."""
+    item_list = as_item_list(data, items, caller="yes_shares")
+    block, problems = numeric_block(data, item_list, caller="yes_shares")
+    if problems:
+        raise ValueError(f"yes_shares: item(s) without numeric values: {', '.join(problems)}")
+    bad = ~np.isnan(block) & ~np.isin(block, [0.0, 1.0])
+    if bad.any():
+        names = [item_list[j] for j in np.flatnonzero(bad.any(axis=0))]
+        raise ValueError(f"yes_shares: item(s) {', '.join(names)} hold values other than 0 and 1")
+    n = (~np.isnan(block)).sum(axis=0)
+    n_yes = (block == 1).sum(axis=0)
+    return pd.DataFrame(
+        {
+            "item": item_list,
+            "item_label": _labels(item_list, item_labels),
+            "n": n.astype(int),
+            "n_yes": n_yes.astype(int),
+            "share": _share(n_yes, n),
+        }
+    )
+
+
+def top_box_shares(
+    data: pd.DataFrame,
+    items: str | Iterable[str],
+    *,
+    cut: float,
+    special_codes: Any = None,
+    item_labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Share of substantive answers at or above ``cut``: item, item_label, n, n_top, share.
+
+    Special codes are excluded from the base, as in the study's shares of "große Herausforderung".
+    """
+    if isinstance(cut, bool) or not isinstance(cut, (int, float, np.integer, np.floating)) or np.isnan(cut):
+        raise ValueError(f"top_box_shares: cut must be a number, got {cut!r}")
+    item_list = as_item_list(data, items, caller="top_box_shares")
+    block, _ = numeric_block(data, item_list, caller="top_box_shares")
+    special = _mask_special(block, item_list, special_codes_for(special_codes, item_list))
+    valid = np.where(special, np.nan, block)
+    n = (~np.isnan(valid)).sum(axis=0)
+    n_top = (valid >= cut).sum(axis=0)
+    return pd.DataFrame(
+        {
+            "item": item_list,
+            "item_label": _labels(item_list, item_labels),
+            "n": n.astype(int),
+            "n_top": n_top.astype(int),
+            "share": _share(n_top, n),
+        }
+    )
+
+
+def distribution(
+    data: pd.DataFrame,
+    items: str | Iterable[str],
+    *,
+    scale_min: float,
+    scale_max: float,
+    step: float = 1,
+    special_codes: Any = None,
+    item_labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Counts on every scale point (zeros included) per item: item, item_label, value, n, share.
+
+    ``share`` is relative to the item's substantive answers. A value that is neither a scale point
+    nor a special code is an error naming the item and the value, since it means the scale given
+    here does not match the data.
+    """
+    for name, value in (("scale_min", scale_min), ("scale_max", scale_max), ("step", step)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or np.isnan(value):
+            raise ValueError(f"distribution: {name} must be a number, got {value!r}")
+    if step <= 0:
+        raise ValueError(f"distribution: step must be positive, got {step!r}")
+    if scale_max < scale_min:
+        raise ValueError(f"distribution: scale_max ({scale_max}) is below scale_min ({scale_min})")
+    n_points = (scale_max - scale_min) / step
+    if not np.isclose(n_points, round(n_points)):
+        raise ValueError(f"distribution: {scale_min}..{scale_max} is not a whole number of steps of {step}")
+    points = scale_min + step * np.arange(int(round(n_points)) + 1)
+
+    item_list = as_item_list(data, items, caller="distribution")
+    block, _ = numeric_block(data, item_list, caller="distribution")
+    special = _mask_special(block, item_list, special_codes_for(special_codes, item_list))
+    valid = np.where(special, np.nan, block)
+    index = np.rint((valid - scale_min) / step)
+    on_grid = np.isclose(scale_min + index * step, valid) & (index >= 0) & (index < len(points))
+    off = ~np.isnan(valid) & ~on_grid
+    if off.any():
+        j = int(np.flatnonzero(off.any(axis=0))[0])
+        bad = sorted(set(valid[off[:, j], j].tolist()))[:5]
+        raise ValueError(
+            f"distribution: item {item_list[j]} holds value(s) {bad} that are not points of the scale "
+            f"{scale_min:g}..{scale_max:g} (step {step:g}) and not special codes"
+        )
+    labels = _labels(item_list, item_labels)
+    frames = []
+    for j, item in enumerate(item_list):
+        idx = index[~np.isnan(valid[:, j]), j].astype(int)
+        counts = np.bincount(idx, minlength=len(points))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "item": item,
+                    "item_label": labels[j],
+                    "value": points,
+                    "n": counts.astype(int),
+                    "share": _share(counts, np.full(len(points), counts.sum())),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=["item", "item_label", "value", "n", "share"])
+    return pd.concat(frames, ignore_index=True)

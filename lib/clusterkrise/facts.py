@@ -1,0 +1,633 @@
+"""Registry of the study's published facts and their recomputation from respondent data.
+
+``data/published_facts.yaml`` holds every quantitative statement of the study with its place. Each
+entry names a *kind*; this module knows how to recompute each kind with the project's own analysis
+code (groupings from :mod:`clusterkrise.groups`, U-tests from :mod:`clusterkrise.utests`). The same
+table serves the test suite, ``clusterkrise check`` and the chapters' notes on conflicts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from . import DATA_DIR
+from .codebook import Codebook, load_codebook
+
+FACTS_PATH = DATA_DIR / "published_facts.yaml"
+
+# Development arrows of Tab. 6, read from the mean change on the -2..+2 usage scale. The study prints
+# five arrow glyphs without a legend; this mapping is our reading and lives in one place.
+TREND_ARROWS = ((1.0, "↑"), (0.3, "↗"), (-0.3, "→"), (-1.0, "↘"))
+TREND_ARROW_BOTTOM = "↓"
+
+
+def trend_arrow(mean_change: float) -> str:
+    if mean_change is None or (isinstance(mean_change, float) and math.isnan(mean_change)):
+        return "?"
+    for lower, arrow in TREND_ARROWS:
+        if mean_change >= lower:
+            return arrow
+    return TREND_ARROW_BOTTOM
+
+
+@dataclass(frozen=True)
+class Fact:
+    id: str
+    place: dict[str, str]
+    printed: str
+    kind: str
+    args: dict[str, Any]
+    published: Any
+    expect: Any = None
+    compare: str = "=="
+    decimals: int | None = None
+    conflict: str | None = None
+    note: str | None = None
+    unit: str | None = None
+
+    @property
+    def target(self) -> Any:
+        """The value the data are built to give: `expect` where the study contradicts itself."""
+        return self.published if self.expect is None else self.expect
+
+    @property
+    def where(self) -> str:
+        parts = [f"Kap. {self.place.get('section')}" if self.place.get("section") else None, self.place.get("ref")]
+        return ", ".join(p for p in parts if p)
+
+
+def load_facts(path: Path | str | None = None) -> list[Fact]:
+    with open(path or FACTS_PATH, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    facts = []
+    seen = set()
+    for entry in raw["facts"]:
+        if entry["id"] in seen:
+            raise ValueError(f"published_facts.yaml: duplicate id {entry['id']!r}")
+        seen.add(entry["id"])
+        facts.append(
+            Fact(
+                id=entry["id"],
+                place=entry.get("place") or {},
+                printed=entry.get("printed", ""),
+                kind=entry["kind"],
+                args=entry.get("args") or {},
+                published=entry.get("published"),
+                expect=entry.get("expect"),
+                compare=entry.get("compare", "between" if isinstance(entry.get("published"), list) and entry.get("kind") not in LIST_KINDS else "=="),
+                decimals=entry.get("decimals"),
+                conflict=entry.get("conflict"),
+                note=entry.get("note"),
+                unit=entry.get("unit"),
+            )
+        )
+    return facts
+
+
+# Kinds whose published value is a list of item ids or values, compared as a set.
+LIST_KINDS = {"sig_set", "top_items", "top_items_ordered", "top_values"}
+
+
+class Survey:
+    """Respondent data plus everything derived from it that several facts share (computed once)."""
+
+    def __init__(self, data: pd.DataFrame, codebook: Codebook | None = None, *, group_params: Mapping[str, Any] | None = None, alpha: float = 0.10):
+        self.codebook = codebook or load_codebook()
+        # Plain float columns: nullable dtypes would let NA propagate through comparisons and .all().
+        text_cols = [c for q in self.codebook if q.is_open for c in q.columns]
+        numeric = data.drop(columns=[c for c in text_cols if c in data.columns])
+        data = numeric.apply(pd.to_numeric, errors="coerce").astype("float64").join(data[[c for c in text_cols if c in data.columns]])
+        self.started = data
+        min_dur = self.codebook.min_duration_seconds
+        durations = pd.to_numeric(data["duration_seconds"], errors="coerce")
+        self.cleaned = data.loc[durations >= min_dur]
+        self.group_params = dict(group_params or {})
+        self.alpha = alpha
+
+    # -- groupings ---------------------------------------------------------------------------
+    @cached_property
+    def _task_labels(self) -> dict[str, str]:
+        return {c.removeprefix("D11_"): label for c, label in self.codebook.labels("D11").items()}
+
+    def grouping(self, name: str) -> pd.Series:
+        return self._groupings.setdefault(name, self._make_grouping(name)) if hasattr(self, "_groupings") else self._init_groupings(name)
+
+    def _init_groupings(self, name: str) -> pd.Series:
+        self._groupings: dict[str, pd.Series] = {}
+        return self.grouping(name)
+
+    def _make_grouping(self, name: str) -> pd.Series:
+        from . import groups
+
+        df = self.cleaned
+        if name.startswith("role:"):
+            return groups.role(df, name.split(":", 1)[1], labels=self._task_labels)
+        if name == "financing_four":
+            kw = {k: v for k, v in self.group_params.items() if k == "threshold"}
+            return groups.financing_four(df, **kw)
+        made = groups.make_groupings(df, **self.group_params)
+        if name not in made:
+            raise KeyError(f"unknown grouping {name!r}")
+        return made[name]
+
+    # -- U-tests -------------------------------------------------------------------------------
+    def utest(self, question: str, grouping: str) -> pd.DataFrame:
+        from .utests import compare_groups
+
+        key = (question, grouping)
+        cache = self.__dict__.setdefault("_utests", {})
+        if key not in cache:
+            q = self.codebook.question(question)
+            cache[key] = compare_groups(
+                self.cleaned,
+                q.columns,
+                {grouping: self.grouping(grouping)},
+                alpha=self.alpha,
+                special_codes={c: list(q.scale.special) for c in q.columns},
+                item_labels=self.codebook.labels(question),
+            )
+        return cache[key]
+
+    # -- small helpers ---------------------------------------------------------------------------
+    def values(self, column: str, frame: pd.DataFrame | None = None) -> pd.Series:
+        frame = self.cleaned if frame is None else frame
+        return pd.to_numeric(frame[column], errors="coerce")
+
+    def rated(self, column: str, frame: pd.DataFrame | None = None) -> pd.Series:
+        """Answers on the rating scale: missing and special codes removed."""
+        v = self.values(column, frame).dropna()
+        special = self.codebook.question_of(column).scale.special
+        return v[~v.isin(list(special))]
+
+    def answered_mask(self, question: str, frame: pd.DataFrame | None = None) -> pd.Series:
+        frame = self.cleaned if frame is None else frame
+        cols = self.codebook.question(question).columns
+        return frame[cols].notna().any(axis=1)
+
+    def complete_mask(self, question: str) -> pd.Series:
+        cols = self.codebook.question(question).columns
+        return self.cleaned[cols].notna().all(axis=1)
+
+    def frame(self, args: Mapping[str, Any]) -> pd.DataFrame:
+        df = self.started if args.get("subset") == "started" else self.cleaned
+        for col, allowed in (args.get("where") or {}).items():
+            df = df.loc[pd.to_numeric(df[col], errors="coerce").isin(allowed)]
+        for col, (lo, hi) in (args.get("where_range") or {}).items():
+            v = pd.to_numeric(df[col], errors="coerce")
+            df = df.loc[(v >= lo) & (v <= hi)]
+        for col, allowed in (args.get("within") or {}).items():
+            df = df.loc[pd.to_numeric(df[col], errors="coerce").isin(allowed)]
+        for col in args.get("notna") or []:
+            df = df.loc[df[col].notna()]
+        return df
+
+    def item_stat(self, column: str, stat: str, *, frame: pd.DataFrame | None = None, value: Any = None) -> float:
+        frame = self.cleaned if frame is None else frame
+        if stat == "mean":
+            return float(self.rated(column, frame).mean())
+        if stat == "relevance":
+            v = self.values(column, frame).dropna()
+            special = self.codebook.question_of(column).scale.special
+            return 100.0 * float((~v.isin(list(special))).mean()) if len(v) else float("nan")
+        if stat in ("yes_share", "share_value"):
+            target = 1 if stat == "yes_share" else value
+            v = self.values(column, frame).dropna()
+            return 100.0 * float((v == target).mean()) if len(v) else float("nan")
+        raise ValueError(f"unknown item statistic {stat!r}")
+
+    def question_frame(self, question: str, args: Mapping[str, Any]) -> pd.DataFrame:
+        if args.get("complete_cases"):
+            return self.cleaned.loc[self.complete_mask(args["complete_cases"])]
+        return self.cleaned.loc[self.answered_mask(question)]
+
+    def n_selected(self, question: str) -> pd.Series:
+        cols = self.codebook.question(question).columns
+        answered = self.answered_mask(question)
+        return self.cleaned.loc[answered, cols].apply(pd.to_numeric, errors="coerce").fillna(0).sum(axis=1)
+
+
+# --------------------------------------------------------------------------- kinds
+KINDS: dict[str, Callable[[Survey, dict[str, Any]], Any]] = {}
+
+
+def kind(name: str):
+    def register(fn):
+        KINDS[name] = fn
+        return fn
+
+    return register
+
+
+@kind("external")
+def _external(s: Survey, a: dict) -> Any:
+    return None  # not survey data; reported, never recomputed
+
+
+@kind("n_rows")
+def _n_rows(s: Survey, a: dict) -> int:
+    return int(len(s.frame(a)))
+
+
+@kind("pct_rows")
+def _pct_rows(s: Survey, a: dict) -> float:
+    base = s.started if a.get("subset") == "started" else s.cleaned
+    return 100.0 * len(s.frame(a)) / len(base)
+
+
+@kind("median")
+def _median(s: Survey, a: dict) -> float:
+    return float(pd.to_numeric(s.frame(a)[a["column"]], errors="coerce").median())
+
+
+@kind("n_answered")
+def _n_answered(s: Survey, a: dict) -> int:
+    return int(s.answered_mask(a["question"]).sum())
+
+
+@kind("n_complete")
+def _n_complete(s: Survey, a: dict) -> int:
+    return int(s.complete_mask(a["question"]).sum())
+
+
+@kind("n_answered_extreme")
+def _n_answered_extreme(s: Survey, a: dict) -> int:
+    exclude = set(a.get("exclude") or [])
+    counts = [int(s.answered_mask(q.id).sum()) for q in s.codebook if q.id not in exclude]
+    return min(counts) if a["which"] == "min" else max(counts)
+
+
+@kind("n_items")
+def _n_items(s: Survey, a: dict) -> int:
+    return len(s.codebook.question(a["question"]).columns)
+
+
+@kind("n_all")
+def _n_all(s: Survey, a: dict) -> int:
+    cols = a["columns"]
+    v = s.cleaned[cols].apply(pd.to_numeric, errors="coerce")
+    return int((v == 1).all(axis=1).sum())
+
+
+@kind("pct_any")
+def _pct_any(s: Survey, a: dict) -> float:
+    df = s.cleaned.loc[s.answered_mask(a["base"])]
+    df = s.frame({"within": a.get("within")}) if a.get("within") else df
+    df = df.loc[s.answered_mask(a["base"], df)]
+    v = df[a["columns"]].apply(pd.to_numeric, errors="coerce")
+    return 100.0 * float((v == 1).any(axis=1).mean())
+
+
+@kind("n_selected")
+def _n_selected(s: Survey, a: dict) -> int:
+    n = s.n_selected(a["question"])
+    sel = a["selected"]
+    if isinstance(sel, str) and sel.startswith(">"):
+        return int((n > int(sel[1:])).sum())
+    return int((n == int(sel)).sum())
+
+
+@kind("min_selected_per_item")
+def _min_selected_per_item(s: Survey, a: dict) -> int:
+    cols = s.codebook.question(a["question"]).columns
+    return int(s.cleaned[cols].apply(pd.to_numeric, errors="coerce").fillna(0).sum().min())
+
+
+@kind("group_n")
+def _group_n(s: Survey, a: dict) -> int:
+    return int((s.grouping(a["grouping"]) == a["group"]).sum())
+
+
+@kind("group_pct")
+def _group_pct(s: Survey, a: dict) -> float:
+    g = s.grouping(a["grouping"]).dropna()
+    return 100.0 * float((g == a["group"]).mean())
+
+
+@kind("group_size_ratio")
+def _group_size_ratio(s: Survey, a: dict) -> float:
+    counts = s.grouping(a["grouping"]).value_counts()
+    return float(counts.min() / counts.max()) if len(counts) and counts.max() else float("nan")
+
+
+@kind("group_share_in")
+def _group_share_in(s: Survey, a: dict) -> float:
+    g = s.grouping(a["grouping"])
+    other = s.grouping(a["of"])
+    sub = other[(g == a["group"]) & other.notna()]
+    return 100.0 * float(sub.isin(a["values"]).mean())
+
+
+@kind("group_share_compare")
+def _group_share_compare(s: Survey, a: dict) -> bool:
+    g = s.grouping(a["grouping"])
+    other = s.grouping(a["of"])
+    ok = g.notna() & other.notna()
+    shares = (other[ok] == a["value"]).groupby(g[ok], observed=True).mean()
+    return bool(shares.idxmax() == a["higher"]) and shares.nunique() > 1
+
+
+@kind("group_mean_compare")
+def _group_mean_compare(s: Survey, a: dict) -> bool:
+    g = s.grouping(a["grouping"])
+    v = s.values(a["column"])
+    ok = g.notna() & v.notna()
+    means = v[ok].groupby(g[ok], observed=True).mean()
+    return bool(means.idxmax() == a["higher"]) and means.nunique() > 1
+
+
+@kind("pct_values")
+def _pct_values(s: Survey, a: dict) -> float:
+    v = s.values(a["column"]).dropna()
+    return 100.0 * float(v.isin(a["values"]).mean())
+
+
+@kind("group_pct_values")
+def _group_pct_values(s: Survey, a: dict) -> float:
+    g = s.grouping(a["grouping"])
+    v = s.values(a["column"])
+    sub = v[(g == a["group"]) & v.notna()]
+    return 100.0 * float(sub.isin(a["values"]).mean())
+
+
+@kind("pct_range")
+def _pct_range(s: Survey, a: dict) -> float:
+    df = s.frame({"within": a.get("within")})
+    v = s.values(a["column"], df).dropna()
+    if "below" in a:
+        hit = v < a["below"]
+    elif "above" in a:
+        hit = v > a["above"]
+    else:
+        hit = (v >= a["from"]) & (v <= a["to"])
+    return 100.0 * float(hit.mean())
+
+
+@kind("column_min")
+def _column_min(s: Survey, a: dict) -> float:
+    return float(s.values(a["column"], s.frame({"within": a.get("within")})).min())
+
+
+@kind("column_max")
+def _column_max(s: Survey, a: dict) -> float:
+    return float(s.values(a["column"], s.frame({"within": a.get("within")})).max())
+
+
+@kind("top_values")
+def _top_values(s: Survey, a: dict) -> list:
+    counts = s.values(a["column"]).value_counts()
+    return sorted(int(x) for x in counts.nlargest(a["k"]).index)
+
+
+@kind("relevance_pct")
+def _relevance_pct(s: Survey, a: dict) -> float:
+    frame = s.cleaned.loc[s.complete_mask(a["complete_cases"])] if a.get("complete_cases") else None
+    return s.item_stat(a["item"], "relevance", frame=frame)
+
+
+@kind("yes_pct")
+def _yes_pct(s: Survey, a: dict) -> float:
+    return s.item_stat(a["item"], "yes_share")
+
+
+@kind("item_stat")
+def _item_stat(s: Survey, a: dict) -> float:
+    return s.item_stat(a["item"], a["stat"])
+
+
+def _stats_of_question(s: Survey, a: dict) -> pd.Series:
+    q = s.codebook.question(a["question"])
+    frame = s.cleaned.loc[s.complete_mask(a["complete_cases"])] if a.get("complete_cases") else None
+    cols = [c for c in q.columns if c not in set(a.get("exclude") or [])]
+    return pd.Series({c: s.item_stat(c, a["stat"], frame=frame, value=a.get("value")) for c in cols})
+
+
+@kind("top_items")
+def _top_items(s: Survey, a: dict) -> list[str]:
+    stats = _stats_of_question(s, a)
+    picked = stats.nsmallest(a["k"]) if a.get("order") == "lowest" else stats.nlargest(a["k"])
+    # A tie at the cut would make "the k highest" ambiguous: report it rather than pick silently.
+    rest = stats.drop(picked.index)
+    edge = picked.iloc[-1]
+    if len(rest) and (rest == edge).any():
+        return sorted(picked.index) + ["<tie>"]
+    return sorted(picked.index)
+
+
+@kind("top_items_ordered")
+def _top_items_ordered(s: Survey, a: dict) -> list[str]:
+    stats = _stats_of_question(s, a)
+    ordered = stats.sort_values(ascending=False, kind="stable")
+    if ordered.iloc[: a["k"] + 1].duplicated().any():
+        return list(ordered.index[: a["k"]]) + ["<tie>"]
+    return list(ordered.index[: a["k"]])
+
+
+@kind("item_stat_min")
+def _item_stat_min(s: Survey, a: dict) -> float:
+    return float(_stats_of_question(s, a).min())
+
+
+@kind("item_stat_range")
+def _item_stat_range(s: Survey, a: dict) -> list[float]:
+    stats = _stats_of_question(s, a)
+    return [float(stats.min()), float(stats.max())]
+
+
+@kind("full_range")
+def _full_range(s: Survey, a: dict) -> bool:
+    q = s.codebook.question(a["question"])
+    return all(
+        s.rated(c).min() == q.scale.min and s.rated(c).max() == q.scale.max for c in q.columns
+    )
+
+
+@kind("relevance_compare")
+def _relevance_compare(s: Survey, a: dict) -> bool:
+    g = s.grouping(a["grouping"])
+    shares = {}
+    for label in g.cat.categories:
+        frame = s.cleaned.loc[g == label]
+        shares[label] = s.item_stat(a["item"], "relevance", frame=frame)
+    return max(shares, key=shares.get) == a["higher"] and len(set(shares.values())) > 1
+
+
+def _higher_group_ok(row: pd.Series, higher: str) -> bool:
+    if higher == row["group_1"]:
+        return row["mean_1"] > row["mean_2"]
+    if higher == row["group_2"]:
+        return row["mean_2"] > row["mean_1"]
+    raise ValueError(f"group {higher!r} is neither {row['group_1']!r} nor {row['group_2']!r}")
+
+
+@kind("sig_set")
+def _sig_set(s: Survey, a: dict) -> list[str]:
+    table = s.utest(a["question"], a["grouping"])
+    sig = table[table["significant"]]
+    wrong_way = [r["item"] for _, r in sig.iterrows() if not _higher_group_ok(r, a["higher"])]
+    return sorted(sig["item"]) + [f"<reversed:{i}>" for i in wrong_way]
+
+
+@kind("sig_count")
+def _sig_count(s: Survey, a: dict) -> int:
+    return int(s.utest(a["question"], a["grouping"])["significant"].sum())
+
+
+@kind("sig_direction")
+def _sig_direction(s: Survey, a: dict) -> bool:
+    table = s.utest(a["question"], a["grouping"])
+    sig = table[table["significant"]]
+    return bool(len(sig)) and all(_higher_group_ok(r, a["higher"]) for _, r in sig.iterrows())
+
+
+@kind("all_means_higher")
+def _all_means_higher(s: Survey, a: dict) -> bool:
+    table = s.utest(a["question"], a["grouping"])
+    return bool(len(table)) and all(_higher_group_ok(r, a["higher"]) for _, r in table.iterrows())
+
+
+@kind("opposite_signs")
+def _opposite_signs(s: Survey, a: dict) -> bool:
+    table = s.utest(s.codebook.item(a["item"]).question_id, a["grouping"])
+    row = table.set_index("item").loc[a["item"]]
+    pos, neg = ("mean_1", "mean_2") if row["group_1"] == a["positive"] else ("mean_2", "mean_1")
+    return bool(row[pos] > 0 > row[neg])
+
+
+@kind("trend_arrow")
+def _trend_arrow(s: Survey, a: dict) -> str:
+    return trend_arrow(float(s.rated(a["item"]).mean()))
+
+
+@kind("modal_value")
+def _modal_value(s: Survey, a: dict) -> Any:
+    modes = {int(s.rated(c).mode().iloc[0]) if len(s.rated(c).mode()) == 1 else None for c in a["items"]}
+    return modes.pop() if len(modes) == 1 else sorted(modes, key=str)
+
+
+@kind("conditional_all")
+def _conditional_all(s: Survey, a: dict) -> float:
+    df = s.frame({"where": a["if"]})
+    ok = pd.Series(True, index=df.index)
+    for col, allowed in a["then"].items():
+        ok &= pd.to_numeric(df[col], errors="coerce").isin(allowed)
+    return 100.0 * float(ok.mean()) if len(df) else float("nan")
+
+
+@kind("conditional_max")
+def _conditional_max(s: Survey, a: dict) -> float:
+    n = s.n_selected(a["question"])
+    sel = a["selected"]
+    threshold = int(sel[1:])
+    ids = n[n > threshold].index
+    return float(s.values(a["column"]).loc[ids].max())
+
+
+@kind("spearman_sign")
+def _spearman_sign(s: Survey, a: dict) -> int:
+    n = s.n_selected(a["question"])
+    staff = s.values(a["column"]).loc[n.index]
+    ok = staff.notna()
+    rho = n[ok].corr(staff[ok], method="spearman")
+    return int(np.sign(rho))
+
+
+# --------------------------------------------------------------------------- comparison
+def _round(value: Any, decimals: int | None) -> Any:
+    if isinstance(value, float) and decimals is not None:
+        return round(value + 0.0, decimals)
+    if isinstance(value, float):
+        return round(value)
+    return value
+
+
+def matches(fact: Fact, value: Any) -> bool:
+    target = fact.target
+    if value is None:
+        return fact.kind == "external"
+    if fact.kind in LIST_KINDS:
+        if fact.kind == "top_items_ordered":
+            return list(value) == list(target)
+        return sorted(map(str, value)) == sorted(map(str, target))
+    # Where the data deliberately follow another reading, they must give exactly that reading.
+    op = "==" if fact.expect is not None else fact.compare
+    if isinstance(value, float) and math.isnan(value):
+        return False
+    if op == "between":
+        lo, hi = target
+        if isinstance(value, list):
+            return lo <= value[0] and value[1] <= hi
+        return lo <= value <= hi
+    if op == ">":
+        return value > target
+    if op == ">=":
+        return value >= target
+    if op == "<":
+        return value < target
+    if op == "<=":
+        return value <= target
+    if isinstance(target, bool) or isinstance(value, bool):
+        return bool(value) == bool(target)
+    if isinstance(target, str):
+        return value == target
+    if fact.decimals is None and isinstance(value, float) and isinstance(target, (int, float)):
+        return round(value) == target
+    return _round(value, fact.decimals) == target
+
+
+def recompute(fact: Fact, survey: Survey) -> Any:
+    try:
+        fn = KINDS[fact.kind]
+    except KeyError:
+        raise ValueError(f"fact {fact.id}: unknown kind {fact.kind!r}") from None
+    return fn(survey, fact.args)
+
+
+def check_facts(data: pd.DataFrame | None = None, *, facts: list[Fact] | None = None, codebook: Codebook | None = None, **survey_kwargs) -> pd.DataFrame:
+    """Published vs recomputed for every registered fact; one row per fact."""
+    if data is None:
+        from .io import load_survey
+
+        data = load_survey(DATA_DIR / "survey" / "responses.csv")
+    survey = Survey(data, codebook, **survey_kwargs)
+    rows = []
+    for fact in facts or load_facts():
+        try:
+            value = recompute(fact, survey)
+            error = ""
+        except Exception as exc:  # a broken fact must show up in the table, not stop the others
+            value, error = None, f"{type(exc).__name__}: {exc}"
+        ok = (not error) and matches(fact, value)
+        rows.append(
+            {
+                "id": fact.id,
+                "place": fact.where,
+                "statement": fact.printed,
+                "published": fact.published,
+                "expected": fact.target,
+                "recomputed": _display(value, fact.decimals),
+                "match": ok,
+                "conflict": fact.conflict or "",
+                "error": error,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _display(value: Any, decimals: int | None) -> Any:
+    if isinstance(value, float):
+        return round(value, 1 if decimals is None else decimals)
+    if isinstance(value, list):
+        return [_display(v, decimals) for v in value]
+    return value
+
+
+def conflicts(facts: list[Fact] | None = None) -> list[Fact]:
+    return [f for f in (facts or load_facts()) if f.conflict]

@@ -1,0 +1,118 @@
+"""Tests of the descriptive tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clusterkrise.descriptives import (
+    describe_items,
+    distribution,
+    frequencies,
+    relevance_shares,
+    top_box_shares,
+    yes_shares,
+)
+
+
+@pytest.fixture
+def data():
+    return pd.DataFrame(
+        {
+            # 0 = "nicht relevant"
+            "A1_01": [1, 4, 0, 10, 7, np.nan, 0, 4],
+            "A1_02": [np.nan] * 8,
+            "C1_01": [1, 0, 1, 1, np.nan, 0, 1, 1],
+        },
+        dtype=float,
+    )
+
+
+def test_describe_items_excludes_special_codes(data):
+    res = describe_items(data, ["A1_01", "A1_02"], special_codes={"A1_01": [0]}, item_labels={"A1_01": "Kita"})
+    first = res.iloc[0]
+    valid = pd.Series([1, 4, 10, 7, 4.0])
+    assert first["item_label"] == "Kita" and res.iloc[1]["item_label"] == "A1_02"
+    assert (first["n"], first["n_special"], first["n_missing"]) == (5, 2, 1)
+    assert first["median"] == valid.median() and first["mean"] == pytest.approx(valid.mean())
+    assert first["sd"] == pytest.approx(valid.std(ddof=1))
+    assert (first["min"], first["max"]) == (1, 10)
+    empty = res.iloc[1]
+    assert empty["n"] == 0 and empty["n_missing"] == 8 and np.isnan(empty["mean"]) and np.isnan(empty["sd"])
+
+
+def test_describe_items_without_special_codes_counts_zero_as_value(data):
+    row = describe_items(data, "A1_01").iloc[0]
+    assert row["n"] == 7 and row["n_special"] == 0 and row["min"] == 0
+
+
+def test_frequencies_include_unused_labelled_values(data):
+    res = frequencies(data, "C1_01", labels={0: "nein", 1: "ja", 2: "weiß nicht"})
+    assert list(res["value"]) == [0, 1, 2]
+    assert list(res["label"]) == ["nein", "ja", "weiß nicht"]
+    assert list(res["n"]) == [2, 5, 0]
+    assert res["share"].tolist() == pytest.approx([2 / 7, 5 / 7, 0])
+
+
+def test_relevance_shares(data):
+    res = relevance_shares(data, ["A1_01"], special_codes=0)
+    row = res.iloc[0]
+    assert (row["n"], row["n_relevant"]) == (7, 5) and row["share"] == pytest.approx(5 / 7)
+    with pytest.raises(ValueError, match="no special code"):
+        relevance_shares(data, ["A1_01"], special_codes={"A1_01": []})
+
+
+def test_yes_shares(data):
+    row = yes_shares(data, "C1_01").iloc[0]
+    assert (row["n"], row["n_yes"]) == (7, 5) and row["share"] == pytest.approx(5 / 7)
+    with pytest.raises(ValueError, match="A1_01.*other than 0 and 1"):
+        yes_shares(data, ["A1_01"])
+
+
+def test_top_box_shares(data):
+    row = top_box_shares(data, "A1_01", cut=7, special_codes=[0]).iloc[0]
+    assert (row["n"], row["n_top"]) == (5, 2) and row["share"] == pytest.approx(2 / 5)
+    all_missing = top_box_shares(data, "A1_02", cut=7).iloc[0]
+    assert all_missing["n"] == 0 and np.isnan(all_missing["share"])
+    with pytest.raises(ValueError, match="cut"):
+        top_box_shares(data, "A1_01", cut="7")
+
+
+def test_distribution_has_every_scale_point(data):
+    res = distribution(data, ["A1_01"], scale_min=1, scale_max=10, special_codes=0)
+    assert list(res["value"]) == list(range(1, 11))
+    counts = dict(zip(res["value"], res["n"]))
+    assert counts == {1: 1, 2: 0, 3: 0, 4: 2, 5: 0, 6: 0, 7: 1, 8: 0, 9: 0, 10: 1}
+    assert res["share"].sum() == pytest.approx(1)
+
+
+def test_distribution_with_steps_and_several_items():
+    df = pd.DataFrame({"A3_companies": [0, 10, 10, 100], "A3_employees": [50, 50, np.nan, 20]})
+    res = distribution(df, ["A3_companies", "A3_employees"], scale_min=0, scale_max=100, step=10)
+    assert len(res) == 22
+    comp = res[res["item"] == "A3_companies"].set_index("value")["n"]
+    assert (comp[0], comp[10], comp[100], comp[50]) == (1, 2, 1, 0)
+
+
+def test_distribution_rejects_values_off_the_scale(data):
+    with pytest.raises(ValueError, match="A1_01.*0.0"):
+        distribution(data, "A1_01", scale_min=1, scale_max=10)
+    with pytest.raises(ValueError, match="step"):
+        distribution(data, "A1_01", scale_min=1, scale_max=10, step=0)
+    with pytest.raises(ValueError, match="whole number of steps"):
+        distribution(data, "A1_01", scale_min=1, scale_max=10, step=4)
+
+
+def test_unknown_items_and_bad_special_codes(data):
+    with pytest.raises(ValueError, match="B9_01"):
+        describe_items(data, ["A1_01", "B9_01"])
+    with pytest.raises(ValueError, match="not a number"):
+        describe_items(data, ["A1_01"], special_codes=["nicht relevant"])
+    with pytest.raises(ValueError, match="more than once"):
+        describe_items(data, ["A1_01", "A1_01"])
+
+
+def test_text_values_warn_and_are_not_counted():
+    df = pd.DataFrame({"x": ["1", "2", "k.A.", "4"]})
+    with pytest.warns(UserWarning, match="non-numeric value"):
+        row = describe_items(df, "x").iloc[0]
+    assert row["n"] == 3 and row["median"] == 2
