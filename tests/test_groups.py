@@ -212,17 +212,17 @@ def test_gender_leaves_out_divers_and_missing():
 def test_role_against_other_tasks():
     df = pd.DataFrame(
         {
-            "D11_kommunikation": [1, 0, 1, 0, np.nan],
+            "D11_pr_kommunikation": [1, 0, 1, 0, np.nan],
             "D11_projektmanagement": [1, 1, 0, 0, np.nan],
         }
     )
-    s = role(df, "kommunikation")
+    s = role(df, "pr_kommunikation")
     _check_common(s, df, ["PR und Kommunikation", "andere Aufgaben"])
     assert list(s.cat.codes) == [0, 1, 0, -1, -1]
     assert s.attrs["left_out"] == {"keine Aufgabe angegeben": 2}
     custom = role(df, "projektmanagement", labels={"projektmanagement": "Projektleitung"})
     assert list(custom.cat.categories) == ["Projektleitung", "andere Aufgaben"]
-    with pytest.raises(ValueError, match="unknown task 'vertrieb'.*kommunikation"):
+    with pytest.raises(ValueError, match="unknown task 'vertrieb'.*pr_kommunikation"):
         role(df, "vertrieb")
 
 
@@ -285,3 +285,25 @@ def test_registry_entries_call_their_function():
 def test_non_frame_input():
     with pytest.raises(TypeError, match="DataFrame"):
         groups.gender([1, 2])
+
+
+def test_role_labels_come_from_the_codebook():
+    from clusterkrise.codebook import load_codebook
+
+    expected = load_codebook().labels("D11")["D11_community"]
+    df = pd.DataFrame({"D11_community": [1, 0], "D11_projektmanagement": [0, 1]})
+    assert list(role(df, "community").cat.categories) == [expected, "andere Aufgaben"]
+
+
+def test_groupings_on_the_shipped_survey():
+    from clusterkrise import PROJECT_ROOT
+    from clusterkrise.io import load_survey
+
+    path = PROJECT_ROOT / "data" / "survey" / "responses.csv"
+    if not path.exists():
+        pytest.skip("data/survey/responses.csv not generated yet")
+    df = load_survey(path)
+    for key, s in make_groupings(df).items():
+        assert s.index.equals(df.index), key
+        assert all(n > 0 for n in s.attrs["group_sizes"].values()), key
+        assert sum(s.attrs["left_out"].values()) == s.isna().sum(), key

@@ -281,3 +281,15 @@ def test_main_exits_1_on_an_unreadable_file(tmp_path, capsys):
     path.write_text("a;b\n1;2\n", encoding="utf-8")
     assert main([str(path)]) == 1
     assert "x.csv" in capsys.readouterr().err
+
+
+def test_module_entry_point_exits_1(frame, tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "bad.csv"
+    set_cell(frame, 3, "completed", 4).to_csv(path, index=False)
+    run = subprocess.run([sys.executable, "-m", "clusterkrise.validation", str(path)], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert "row 4 (respondent_id 4), column completed: value 4 is not 0 or 1" in run.stderr

@@ -12,6 +12,7 @@ applying to every item, or a mapping ``{item: codes, None: default codes}``.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -40,7 +41,7 @@ def as_item_list(data: pd.DataFrame, items: str | Iterable[str], *, caller: str)
     missing = [i for i in item_list if i not in data.columns]
     if missing:
         raise ValueError(f"{caller}: item column(s) not in the data: {', '.join(map(str, missing))}")
-    duplicated = sorted({i for i in item_list if item_list.count(i) > 1})
+    duplicated = sorted(str(i) for i, k in Counter(item_list).items() if k > 1)
     if duplicated:
         raise ValueError(f"{caller}: item(s) listed more than once: {', '.join(map(str, duplicated))}")
     return item_list
@@ -82,8 +83,12 @@ def numeric_block(data: pd.DataFrame, items: Sequence[str], *, caller: str) -> t
     """
     out = np.full((len(data), len(items)), np.nan)
     problems: dict[str, str] = {}
-    numeric = [j for j, item in enumerate(items) if pd.api.types.is_numeric_dtype(data[item].dtype)]
-    numeric = [j for j in numeric if not pd.api.types.is_bool_dtype(data[items[j]].dtype)]
+    dtypes = data.dtypes
+    numeric = [
+        j
+        for j, item in enumerate(items)
+        if pd.api.types.is_numeric_dtype(dtypes[item]) and not pd.api.types.is_bool_dtype(dtypes[item])
+    ]
     if numeric:  # the common case, converted in one go
         out[:, numeric] = data[[items[j] for j in numeric]].to_numpy(dtype=float, na_value=np.nan)
     done = set(numeric)

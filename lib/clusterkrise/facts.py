@@ -631,3 +631,70 @@ def _display(value: Any, decimals: int | None) -> Any:
 
 def conflicts(facts: list[Fact] | None = None) -> list[Fact]:
     return [f for f in (facts or load_facts()) if f.conflict]
+
+
+# --------------------------------------------------------------------------- book variables
+def german_number(value: float, decimals: int = 0) -> str:
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+
+
+def german_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " und " + words[-1]
+
+
+def book_variables(data: pd.DataFrame | None = None, **survey_kwargs) -> dict[str, dict[str, str]]:
+    """Recomputed facts as printable German text for the prose: ``{{< var facts.<id> >}}``.
+
+    Numbers carry the study's printed precision; item lists become German enumerations of item
+    labels. For facts where the study contradicts itself, ``facts_published.<id>`` holds the value the
+    study prints, so a chapter can name both.
+    """
+    if data is None:
+        from .io import load_survey
+
+        data = load_survey(DATA_DIR / "survey" / "responses.csv")
+    survey = Survey(data, **survey_kwargs)
+    out: dict[str, str] = {}
+    published: dict[str, str] = {}
+    for fact in load_facts():
+        if fact.kind == "external":
+            out[fact.id] = german_number(fact.published)
+            continue
+        value = recompute(fact, survey)
+        text = _as_text(value, fact, survey.codebook)
+        if text is not None:
+            out[fact.id] = text
+        if fact.conflict:
+            shown = _as_text(fact.published, fact, survey.codebook)
+            if shown is not None:
+                published[fact.id] = shown
+    seconds = float(recompute(next(f for f in load_facts() if f.id == "median_duration"), survey))
+    out["median_duration_minutes"] = str(int(seconds // 60))
+    out["median_duration_rest_seconds"] = str(int(round(seconds % 60)))
+    out["n_cleaned"] = str(len(survey.cleaned))
+    out["n_cleaned_out"] = str(len(survey.started) - len(survey.cleaned))
+    out["n_facts"] = str(len(load_facts()))
+    return {"facts": out, "facts_published": published}
+
+
+def _as_text(value: Any, fact: Fact, codebook: Codebook) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, list):
+        if value and all(isinstance(v, str) for v in value):
+            labels = []
+            for v in value:
+                try:
+                    labels.append(codebook.item(v).label)
+                except KeyError:
+                    return None
+            return german_list(labels)
+        return None
+    if isinstance(value, (int, np.integer)):
+        return german_number(float(value))
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return german_number(value, fact.decimals or 0)
+    return str(value)

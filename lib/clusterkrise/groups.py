@@ -55,13 +55,13 @@ AGE_BANDS: dict[int, tuple[int, int | None]] = {
     6: (71, None),
 }
 
-# Placeholder task labels for D11 until the codebook (data/codebook.yaml, items of D11) provides them;
-# callers should pass ``labels=`` from the codebook. Unknown task keys fall back to the key itself.
+# Fallback task labels for D11 when neither ``labels=`` nor the codebook (items of D11 in
+# data/codebook.yaml) can be used; keys are the codebook's column suffixes.
 DEFAULT_TASK_LABELS: dict[str, str] = {
     "geschaeftsfuehrung": "Geschäftsführung",
     "projektmanagement": "Projektmanagement",
-    "kommunikation": "PR und Kommunikation",
-    "administration": "Administration und Finanzen",
+    "pr_kommunikation": "PR und Kommunikation",
+    "administration_finanzen": "Administration und Finanzen",
 }
 
 FINANCING_COLUMNS = ("D4_institutionell", "D4_projekt", "D4_mitglieder", "D4_sonstige")
@@ -350,12 +350,22 @@ def gender(df: pd.DataFrame) -> pd.Series:
     )
 
 
+def _codebook_task_labels() -> dict[str, str]:
+    """D11 task labels from the codebook, keyed by task; empty when the codebook is unavailable."""
+    try:
+        from clusterkrise.codebook import load_codebook
+
+        return {column[len("D11_") :]: label for column, label in load_codebook().labels("D11").items()}
+    except (ImportError, OSError, KeyError, ValueError):
+        return {}
+
+
 def role(df: pd.DataFrame, task: str, *, labels: Mapping[str, str] | None = None) -> pd.Series:
     """Respondents with task ``task`` in D11 vs respondents who named only other tasks (7.1.2).
 
     Respondents who ticked no D11 task at all did not answer the question and are left out. The
-    group label is ``labels[task]`` (pass the codebook's D11 item labels), else
-    ``DEFAULT_TASK_LABELS``, else the task key.
+    group label is ``labels[task]`` ({task: label}) when given, else the codebook's label of
+    item ``D11_<task>``, else ``DEFAULT_TASK_LABELS``, else the task key.
     """
     _require_frame(df)
     task_columns = [c for c in df.columns if isinstance(c, str) and c.startswith("D11_")]
@@ -372,7 +382,7 @@ def role(df: pd.DataFrame, task: str, *, labels: Mapping[str, str] | None = None
         ticks[col] = values.eq(1)
     ticked = pd.DataFrame(ticks)
     answered = ticked.any(axis=1)
-    task_label = (labels or {}).get(task) or DEFAULT_TASK_LABELS.get(task) or task
+    task_label = (labels or {}).get(task) or _codebook_task_labels().get(task) or DEFAULT_TASK_LABELS.get(task) or task
     other = "andere Aufgaben"
     if task_label == other:
         raise ValueError(f"role: the label of task {task!r} must differ from {other!r}")

@@ -23,15 +23,17 @@ How it is fast
 --------------
 Each item is sorted once over all respondents, and equal values are numbered as tie blocks
 (consecutive per item). A group's answers are then fully described by how many of its members
-fall in every tie block (one ``bincount`` per group). From the counts a_g and b_g of two groups in
-the blocks of an item, in ascending order of value,
+fall in every tie block. These counts come for all groups at once from one sparse product
+(respondents x blocks incidence) when items have few distinct values, as answer scales do, or by
+summing each group's membership in sorted order block by block when most values are distinct.
+From the counts a_g and b_g of two groups in the blocks of an item, in ascending order of value,
 
     U_1  = sum_g a_g * (b_<g + b_g / 2)          (b_<g: members of group 2 in lower blocks)
     ties = sum_g (t_g^3 - t_g),  t_g = a_g + b_g  (tie correction of the variance)
 
 and the group medians and means follow from the same counts. Ranks of a subset never have to be
-recomputed per item and grouping, no Python loop runs over tests, and memory stays linear in
-respondents x items.
+recomputed per item and grouping, Python loops run over groupings (never over item x grouping
+tests), and memory stays linear in respondents x items. Timings: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -111,7 +113,6 @@ class _TieBlocks:
         per_item = starts.sum(axis=1)
         self.n_blocks = int(per_item.sum())
         self.values = ordered[starts]
-        self.item_of_block = np.repeat(np.arange(m), per_item)
         self.first_block = np.concatenate([[0], np.cumsum(per_item)[:-1]]).astype(np.int64)
         self.n_items = m
         self.n_respondents = n
@@ -324,7 +325,7 @@ def compare_groups(
 
     parts: list[dict[str, Any]] = []
     for batch in batches:
-        columns = [codes == c for (_, _, codes, _, _, used) in batch for c in used]
+        columns = [group_codes == c for (_, _, group_codes, _, _, used) in batch for c in used]
         members = np.column_stack(columns) if columns else np.zeros((len(data), 0), dtype=bool)
         counts = ties.counts(members)
         summaries = [ties.summary(counts[k]) for k in range(counts.shape[0])]

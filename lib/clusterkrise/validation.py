@@ -481,4 +481,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: under ``-m`` this file is also loaded as ``__main__``, and the
+    # loader raises the package module's DataValidationError, not this copy's.
+    from clusterkrise.validation import main as _package_main
+
+    sys.exit(_package_main())

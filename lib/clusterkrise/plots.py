@@ -1,0 +1,1024 @@
+"""House style and chart functions for the figures of the book.
+
+Every chart function takes a tidy pandas table (as built by ``clusterkrise.descriptives`` or
+``clusterkrise.utests.compare_groups``) and returns a :class:`matplotlib.figure.Figure`. Figures are
+created with ``Figure()`` directly rather than through ``pyplot`` so notebooks do not accumulate open
+figures and the result does not depend on the active backend.
+
+Conventions
+-----------
+* Colours follow the blocks of the study: comparison groups yellow, chapter 7 red, chapter 8 blue,
+  chapter 9 violet; group differences that are not significant are drawn in neutral grey.
+* Shares are fractions in ``[0, 1]``; tick and bar labels show them as German percentages ("41 %").
+* Labels are German, numbers use a decimal comma and a real minus sign.
+* Text is rendered with DejaVu Sans from matplotlib's own ``mpl-data`` folder, never a system font.
+
+Output format decision (``svg.fonttype = "path"``): glyphs become vector outlines. The files then do
+not depend on any font being installed where the book is rendered (Typst or a browser), and the same
+data give the same bytes. Text in the SVG is not selectable; the alternative text passed to
+:func:`save_figure` is stored in the SVG and PNG metadata instead and belongs next to the figure in
+the book.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import textwrap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.colors as mcolors
+import numpy as np
+import pandas as pd
+from matplotlib import font_manager, ticker
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+__all__ = [
+    "BLOCK_COLOURS",
+    "BLOCK_SHADES",
+    "FIG_WIDTH_IN",
+    "GERMAN_STOPWORDS",
+    "GermanFormatter",
+    "HOUSE_RC",
+    "NO_DATA_TEXT",
+    "NOT_SIGNIFICANT_TEXT",
+    "block_shades",
+    "distribution_grid",
+    "diverging_bars",
+    "dot_plot_means",
+    "format_number",
+    "format_percent",
+    "grouped_bars",
+    "house_font_path",
+    "save_figure",
+    "share_bars",
+    "stacked_share_bars",
+    "use_house_style",
+    "word_cloud",
+    "yes_no_bars",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Colours
+# --------------------------------------------------------------------------------------------------
+
+#: Main colour per block of the study; "grey" marks non-significant differences and special answers.
+BLOCK_COLOURS: dict[str, str] = {
+    "groups": "#E3A21A",  # Vergleichsgruppen (ch. 6.3), yellow
+    "ch07": "#C0392B",  # chapter 7, red
+    "ch08": "#2463A8",  # chapter 8, blue
+    "ch09": "#7D3C98",  # chapter 9, violet
+    "grey": "#9A9A9A",
+}
+
+#: (light, dark) shade per block, used for the two groups of a comparison (group_1 light, group_2 dark).
+BLOCK_SHADES: dict[str, tuple[str, str]] = {
+    "groups": ("#F5D27F", "#B07A00"),
+    "ch07": ("#EDA197", "#922B21"),
+    "ch08": ("#9CC0E8", "#17457A"),
+    "ch09": ("#CDA8DE", "#552170"),
+    "grey": ("#D0D0D0", "#7A7A7A"),
+}
+
+NO_DATA_TEXT = "keine Daten"
+NOT_SIGNIFICANT_TEXT = "nicht signifikant"
+
+#: One A4 text column is about 16 cm wide.
+FIG_WIDTH_IN = 16 / 2.54
+_WRAP = 42  # characters per line of an item label at the house font size
+
+
+def _resolve_colour(colour: str) -> tuple[str, str, str]:
+    """Return (main, light, dark) for a block key or any matplotlib colour."""
+    if colour in BLOCK_COLOURS:
+        light, dark = BLOCK_SHADES[colour]
+        return BLOCK_COLOURS[colour], light, dark
+    if isinstance(colour, str) and mcolors.is_color_like(colour):
+        main = mcolors.to_hex(colour)
+        return main, _blend(main, 0.55), _blend(main, -0.35)
+    raise ValueError(
+        f"unknown colour {colour!r}: use one of {sorted(BLOCK_COLOURS)} or a matplotlib colour"
+    )
+
+
+def block_shades(colour: str) -> tuple[str, str]:
+    """(light, dark) shade of a block key or colour, for two-group comparisons."""
+    _, light, dark = _resolve_colour(colour)
+    return light, dark
+
+
+def _blend(colour: str, amount: float) -> str:
+    """Mix towards white (amount > 0) or black (amount < 0)."""
+    rgb = np.array(mcolors.to_rgb(colour))
+    target = np.ones(3) if amount > 0 else np.zeros(3)
+    return mcolors.to_hex(rgb + (target - rgb) * abs(amount))
+
+
+def _ramp(colour: str, k: int) -> list[str]:
+    """k shades of one colour from dark to light, for ordered categories."""
+    _, light, dark = _resolve_colour(colour)
+    if k == 1:
+        return [_resolve_colour(colour)[0]]
+    cmap = mcolors.LinearSegmentedColormap.from_list("ramp", [dark, _blend(light, 0.35)])
+    return [mcolors.to_hex(cmap(i / (k - 1))) for i in range(k)]
+
+
+def _text_colour_on(face: str) -> str:
+    r, g, b = mcolors.to_rgb(face)
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "black" if luminance > 0.55 else "white"
+
+
+# --------------------------------------------------------------------------------------------------
+# Style
+# --------------------------------------------------------------------------------------------------
+
+
+def house_font_path() -> Path:
+    """DejaVu Sans as shipped inside matplotlib (independent of the fonts of the machine)."""
+    return Path(mpl.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+HOUSE_RC: dict[str, object] = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 8.5,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#555555",
+    "axes.linewidth": 0.6,
+    "axes.grid": False,
+    "grid.color": "#DDDDDD",
+    "grid.linewidth": 0.5,
+    "xtick.color": "#333333",
+    "ytick.color": "#333333",
+    "axes.unicode_minus": True,
+    "axes.formatter.use_locale": False,  # the decimal comma comes from GermanFormatter, not the OS
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "savefig.facecolor": "white",
+    "svg.fonttype": "path",
+    "svg.hashsalt": "clusterkrise",  # fixed ids in the SVG instead of random ones
+    "svg.image_inline": True,
+    "path.simplify": True,
+    "image.interpolation": "antialiased",
+}
+
+
+@contextlib.contextmanager
+def use_house_style() -> Iterator[None]:
+    """Apply the house rc parameters inside a ``with`` block (all chart functions use it)."""
+    with mpl.rc_context(HOUSE_RC):
+        yield
+
+
+def _new_figure(height_in: float, **kwargs) -> Figure:
+    return Figure(figsize=(FIG_WIDTH_IN, height_in), layout="constrained", **kwargs)
+
+
+def _height_for(n_rows: int, per_row: float = 0.30, extra: float = 0.9) -> float:
+    return max(1.8, extra + per_row * n_rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# German number formatting
+# --------------------------------------------------------------------------------------------------
+
+
+def format_number(x: float, decimals: int = 0) -> str:
+    """German notation: decimal comma, dot as thousands separator, real minus sign."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    text = f"{x:,.{decimals}f}"
+    text = text.replace(",", "\u0000").replace(".", ",").replace("\u0000", ".")
+    if text.startswith("-"):
+        text = "\u2212" + text[1:]
+    if text in {"\u22120", "\u22120," + "0" * decimals}:
+        text = text[1:]  # no "−0"
+    return text
+
+
+def format_percent(share: float, decimals: int = 0) -> str:
+    """A fraction as German percentage, e.g. ``0.41 -> "41 %"``."""
+    return f"{format_number(share * 100, decimals)} %"
+
+
+class GermanFormatter(ticker.Formatter):
+    """Tick labels with decimal comma; ``percent=True`` shows fractions as "40 %".
+
+    The number of decimals is the smallest that tells the visible ticks apart, so an axis with
+    ticks 1, 2, 3 has no decimals and one with 0.5 steps gets one.
+    """
+
+    def __init__(self, percent: bool = False, decimals: int | None = None, absolute: bool = False):
+        self.percent = percent
+        self.decimals = decimals
+        self.absolute = absolute  # diverging bars show shares left of zero as positive percentages
+
+    def set_locs(self, locs):
+        # kept under our own name: Formatter.locs is deprecated since matplotlib 3.11
+        self._tick_values = list(locs)
+        super().set_locs(locs)
+
+    def _needed_decimals(self) -> int:
+        factor = 100 if self.percent else 1
+        locs = [v * factor for v in getattr(self, "_tick_values", [])]
+        for d in range(4):
+            if all(abs(v - round(v, d)) < 1e-9 for v in locs):
+                return d
+        return 3
+
+    def __call__(self, x, pos=None):
+        if self.absolute:
+            x = abs(x)
+        d = self.decimals if self.decimals is not None else self._needed_decimals()
+        return format_percent(x, d) if self.percent else format_number(x, d)
+
+
+# --------------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------------
+
+
+def _is_empty(table) -> bool:
+    return table is None or len(table) == 0
+
+
+def _require_columns(table: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"{what}: expected a pandas DataFrame, got {type(table).__name__}")
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{what}: missing column(s) {missing}; present are {list(table.columns)}"
+        )
+
+
+def _check_shares(values: pd.Series, what: str) -> None:
+    bad = values[(values < -1e-9) | (values > 1 + 1e-9)]
+    if len(bad):
+        raise ValueError(
+            f"{what}: shares must be fractions between 0 and 1, got {bad.tolist()[:5]} "
+            f"(rows {list(bad.index)[:5]})"
+        )
+
+
+def _labels(table: pd.DataFrame) -> list[str]:
+    """Item labels (falling back to the item id), wrapped to fit next to the plot."""
+    if "item_label" in table.columns:
+        raw = table["item_label"].where(table["item_label"].notna(), table.get("item"))
+    else:
+        raw = table["item"]
+    return [_wrap(str(v)) for v in raw]
+
+
+def _wrap(text: str, width: int = _WRAP) -> str:
+    return textwrap.fill(text, width=width, break_long_words=False, break_on_hyphens=True)
+
+
+def _significance(utest: pd.DataFrame) -> pd.Series:
+    """Boolean per row; a test that did not run (NaN p) counts as not significant."""
+    _require_columns(utest, ["significant"], "U-test table")
+    sig = utest["significant"]
+    return sig.astype("boolean").fillna(False).astype(bool)
+
+
+def _alpha_of(utest: pd.DataFrame, alpha: float | None) -> float | None:
+    if alpha is not None:
+        return float(alpha)
+    if "alpha" in utest.columns:
+        values = pd.unique(utest["alpha"].dropna())
+        if len(values) > 1:
+            raise ValueError(f"U-test table mixes several alpha levels: {sorted(values)}")
+        if len(values) == 1:
+            return float(values[0])
+    if "alpha" in utest.attrs:
+        return float(utest.attrs["alpha"])
+    return None
+
+
+def _checked_alpha(utest: pd.DataFrame, alpha: float | None) -> float | None:
+    """The alpha for the legend, refused when the table's ``significant`` column contradicts it."""
+    alpha = _alpha_of(utest, alpha)
+    if alpha is None or "p" not in utest.columns:
+        return alpha
+    p = pd.to_numeric(utest["p"], errors="coerce")
+    sig = _significance(utest)
+    wrong = utest.loc[p.notna() & (sig != (p <= alpha)), "item"] if "item" in utest else []
+    if len(wrong):
+        raise ValueError(
+            f"alpha {alpha} does not match the column 'significant' for item(s) {list(wrong)[:5]}"
+        )
+    return alpha
+
+
+def _not_significant_label(alpha: float | None) -> str:
+    if alpha is None:
+        return NOT_SIGNIFICANT_TEXT
+    # at least two decimals, the way significance levels are usually written ("0,10", "0,05")
+    return f"{NOT_SIGNIFICANT_TEXT} (p > {format_number(alpha, max(2, _decimals_of(alpha)))})"
+
+
+def _decimals_of(x: float) -> int:
+    for d in range(6):
+        if abs(x - round(x, d)) < 1e-12:
+            return d
+    return 6
+
+
+def _single_grouping(utest: pd.DataFrame) -> pd.DataFrame:
+    if "grouping" in utest.columns and utest["grouping"].nunique(dropna=True) > 1:
+        raise ValueError(
+            "U-test table holds several groupings "
+            f"{sorted(utest['grouping'].dropna().unique())}; pass the rows of one grouping"
+        )
+    if "item" in utest.columns and utest["item"].duplicated().any():
+        dup = utest.loc[utest["item"].duplicated(), "item"].tolist()
+        raise ValueError(f"U-test table has more than one row for item(s) {dup}")
+    return utest
+
+
+def _group_names(utest: pd.DataFrame, group_labels: Sequence[str] | None) -> tuple[str, str]:
+    if group_labels is not None:
+        if len(group_labels) != 2:
+            raise ValueError(f"group_labels needs two entries, got {list(group_labels)}")
+        return str(group_labels[0]), str(group_labels[1])
+    _require_columns(utest, ["group_1", "group_2"], "U-test table")
+    names = []
+    for col in ("group_1", "group_2"):
+        values = pd.unique(utest[col].dropna())
+        if len(values) != 1:
+            raise ValueError(
+                f"U-test table: column {col} should name one group, found {list(values)}; "
+                "pass group_labels"
+            )
+        names.append(str(values[0]))
+    return names[0], names[1]
+
+
+# --------------------------------------------------------------------------------------------------
+# Common pieces
+# --------------------------------------------------------------------------------------------------
+
+
+def _no_data_figure(note: str = NO_DATA_TEXT) -> Figure:
+    fig = _new_figure(1.6)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=10, color="#555555",
+            transform=ax.transAxes)
+    return fig
+
+
+def _bar_labels(ax, bars, values, *, min_share: float = 0.0, inside: bool = False,
+                decimals: int = 0, colours: Sequence[str] | None = None) -> None:
+    """Percent labels at the end of (or inside) horizontal bars."""
+    for i, (bar, v) in enumerate(zip(bars, values)):
+        if v is None or not np.isfinite(v) or v < min_share:
+            continue
+        if inside:
+            x = bar.get_x() + bar.get_width() / 2
+            colour = _text_colour_on(colours[i]) if colours else "black"
+            ax.text(x, bar.get_y() + bar.get_height() / 2, format_percent(v, decimals),
+                    ha="center", va="center", fontsize=7, color=colour)
+        else:
+            ax.text(bar.get_x() + bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                    " " + format_percent(v, decimals), ha="left", va="center", fontsize=7.5)
+
+
+# --------------------------------------------------------------------------------------------------
+# Chart functions
+# --------------------------------------------------------------------------------------------------
+
+
+def dot_plot_means(
+    summary: pd.DataFrame,
+    *,
+    utest: pd.DataFrame | None = None,
+    colour: str = "ch07",
+    xlim: tuple[float, float] | None = None,
+    group_labels: Sequence[str] | None = None,
+    alpha: float | None = None,
+    xlabel: str = "Mittelwert",
+) -> Figure:
+    """Mean per item as dots joined by a line, items top to bottom in table order.
+
+    With ``utest`` (rows of one grouping from ``compare_groups``) each item also gets the two group
+    means ``mean_1``/``mean_2``; where the difference is not significant those markers are grey.
+    The legend states the alpha of the table (column ``alpha`` or ``utest.attrs["alpha"]``) unless
+    ``alpha`` is given.
+    """
+    with use_house_style():
+        if _is_empty(summary):
+            return _no_data_figure()
+        _require_columns(summary, ["item", "mean"], "summary table")
+        means = pd.to_numeric(summary["mean"], errors="raise").to_numpy(dtype=float)
+        if np.isnan(means).all():
+            return _no_data_figure()
+        main, light, dark = _resolve_colour(colour)
+        grey_light, grey_dark = BLOCK_SHADES["grey"]
+        labels = _labels(summary)
+        y = np.arange(len(summary))
+
+        fig = _new_figure(_height_for(len(summary), per_row=0.34))
+        ax = fig.add_subplot()
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+
+        handles = []
+        plotted = [means]
+        if utest is not None and not _is_empty(utest):
+            _require_columns(utest, ["item", "mean_1", "mean_2", "significant"], "U-test table")
+            ut = _single_grouping(utest).set_index("item")
+            unknown = sorted(set(ut.index) - set(summary["item"]))
+            if unknown:
+                raise ValueError(f"U-test table has items not in the summary table: {unknown}")
+            ut = ut.reindex(summary["item"])
+            sig = _significance(ut.reset_index()).to_numpy()
+            m1 = ut["mean_1"].to_numpy(dtype=float)
+            m2 = ut["mean_2"].to_numpy(dtype=float)
+            plotted += [m1, m2]
+            name_1, name_2 = _group_names(utest, group_labels)
+            for i in range(len(y)):
+                if np.isnan(m1[i]) and np.isnan(m2[i]):
+                    continue
+                c1, c2 = (light, dark) if sig[i] else (grey_light, grey_dark)
+                ax.plot([m1[i], m2[i]], [y[i], y[i]], color=c2, lw=1.2, alpha=0.6, zorder=2,
+                        solid_capstyle="butt")
+                ax.scatter([m1[i]], [y[i]], marker="v", s=34, color=c1, edgecolor=c2,
+                           linewidth=0.6, zorder=3, gid=f"group1-{i}")
+                ax.scatter([m2[i]], [y[i]], marker="s", s=26, color=c2, zorder=3,
+                           gid=f"group2-{i}")
+            handles += [
+                Line2D([], [], ls="", marker="v", ms=6, color=light, mec=dark, label=name_1),
+                Line2D([], [], ls="", marker="s", ms=5, color=dark, label=name_2),
+                Line2D([], [], ls="", marker="s", ms=5, color=grey_dark,
+                       label=_not_significant_label(_checked_alpha(utest, alpha))),
+            ]
+
+        ax.plot(means, y, color=main, lw=1.4, zorder=4)
+        ax.scatter(means, y, s=30, color=main, edgecolor="white", linewidth=0.6, zorder=5)
+        handles.insert(0, Line2D([], [], color=main, marker="o", ms=5, mec="white",
+                                 label="Mittelwert gesamt"))
+
+        ax.set_yticks(y, labels)
+        ax.set_ylim(len(y) - 0.5, -0.5)
+        if xlim is None:
+            finite = np.concatenate([a[np.isfinite(a)] for a in plotted])
+            xlim = (math.floor(finite.min()) - 0.5, math.ceil(finite.max()) + 0.5)
+        ax.set_xlim(*xlim)
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(nbins=10, integer=True))
+        ax.xaxis.set_major_formatter(GermanFormatter())
+        ax.set_xlabel(xlabel)
+        ax.tick_params(axis="y", length=0)
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)))
+        return fig
+
+
+def grouped_bars(
+    utest: pd.DataFrame,
+    *,
+    value: str = "mean",
+    colour: str = "groups",
+    group_labels: Sequence[str] | None = None,
+    alpha: float | None = None,
+    xlim: tuple[float, float] | None = None,
+    xlabel: str | None = None,
+) -> Figure:
+    """Two bars per item (group_1 light, group_2 dark); grey where the test is not significant.
+
+    ``value="mean"`` draws ``mean_1``/``mean_2``, ``value="share"`` draws ``share_1``/``share_2``
+    (fractions, labelled in percent).
+    """
+    if value not in {"mean", "share"}:
+        raise ValueError(f'value must be "mean" or "share", got {value!r}')
+    with use_house_style():
+        if _is_empty(utest):
+            return _no_data_figure()
+        cols = [f"{value}_1", f"{value}_2"]
+        _require_columns(utest, ["item", *cols, "significant"], "U-test table")
+        utest = _single_grouping(utest).reset_index(drop=True)
+        v1 = pd.to_numeric(utest[cols[0]], errors="raise").to_numpy(dtype=float)
+        v2 = pd.to_numeric(utest[cols[1]], errors="raise").to_numpy(dtype=float)
+        if np.isnan(v1).all() and np.isnan(v2).all():
+            return _no_data_figure()
+        if value == "share":
+            _check_shares(pd.Series(np.concatenate([v1, v2])).dropna(), "U-test table shares")
+        _, light, dark = _resolve_colour(colour)
+        grey_light, grey_dark = BLOCK_SHADES["grey"]
+        sig = _significance(utest).to_numpy()
+        name_1, name_2 = _group_names(utest, group_labels)
+
+        fig = _new_figure(_height_for(len(utest), per_row=0.42))
+        ax = fig.add_subplot()
+        y = np.arange(len(utest))
+        h = 0.38
+        c1 = [light if s else grey_light for s in sig]
+        c2 = [dark if s else grey_dark for s in sig]
+        bars_1 = ax.barh(y - h / 2, np.nan_to_num(v1), height=h, color=c1, gid="group_1")
+        bars_2 = ax.barh(y + h / 2, np.nan_to_num(v2), height=h, color=c2, gid="group_2")
+        if value == "share":
+            _bar_labels(ax, bars_1, v1)
+            _bar_labels(ax, bars_2, v2)
+            ax.xaxis.set_major_formatter(GermanFormatter(percent=True))
+            ax.set_xlim(*(xlim or (0, 1.08)))
+        else:
+            for bars, vals in ((bars_1, v1), (bars_2, v2)):
+                for bar, v in zip(bars, vals):
+                    if np.isfinite(v):
+                        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                                " " + format_number(v, 1), va="center", fontsize=7)
+            ax.xaxis.set_major_formatter(GermanFormatter())
+            if xlim is not None:
+                ax.set_xlim(*xlim)
+            else:
+                ax.set_xlim(0, np.nanmax(np.concatenate([v1, v2])) * 1.1)
+        ax.set_yticks(y, _labels(utest))
+        ax.set_ylim(len(y) - 0.5, -0.5)
+        ax.tick_params(axis="y", length=0)
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+        ax.set_xlabel(xlabel if xlabel is not None else ("Anteil" if value == "share" else "Mittelwert"))
+        handles = [
+            Patch(color=light, label=name_1),
+            Patch(color=dark, label=name_2),
+            Patch(color=grey_dark, label=_not_significant_label(_checked_alpha(utest, alpha))),
+        ]
+        fig.legend(handles=handles, loc="outside lower center", ncol=3)
+        return fig
+
+
+def _pivot_shares(table: pd.DataFrame, what: str) -> tuple[pd.DataFrame, list[str]]:
+    """items x values matrix of shares in the order items first appear; plus item labels."""
+    _require_columns(table, ["item", "value", "share"], what)
+    shares = pd.to_numeric(table["share"], errors="raise")
+    _check_shares(shares.dropna(), what)
+    table = table.assign(share=shares)
+    if table.duplicated(["item", "value"]).any():
+        dup = table.loc[table.duplicated(["item", "value"]), ["item", "value"]].values.tolist()
+        raise ValueError(f"{what}: more than one row per (item, value): {dup[:5]}")
+    order = list(pd.unique(table["item"]))
+    wide = table.pivot(index="item", columns="value", values="share").reindex(order)
+    firsts = table.drop_duplicates("item").set_index("item").reindex(order).reset_index()
+    return wide, _labels(firsts)
+
+
+def _category_labels(table: pd.DataFrame, values: Sequence) -> dict:
+    if "label" not in table.columns:
+        return {v: format_number(v) if isinstance(v, (int, float, np.number)) else str(v)
+                for v in values}
+    found = table.drop_duplicates("value").set_index("value")["label"]
+    return {v: str(found.get(v, v)) for v in values}
+
+
+def diverging_bars(
+    distribution: pd.DataFrame,
+    *,
+    scale: Mapping[float, str] | None = None,
+    colour: str = "ch07",
+    special_title: str | None = None,
+    min_label_share: float = 0.09,
+) -> Figure:
+    """Diverging stacked bars for a bipolar slider (−2 … +2).
+
+    ``scale`` maps the scale values, from negative to positive, to their labels (default: the values
+    −2 … 2 with the labels of the table's ``label`` column). Negative shares extend left of zero,
+    positive ones right; the middle value is split half/half around zero. Rows whose value is not in
+    ``scale`` are special answers (e.g. "nicht betroffen") and are shown in a separate column on the
+    right with their share.
+    """
+    with use_house_style():
+        if _is_empty(distribution):
+            return _no_data_figure()
+        wide, labels = _pivot_shares(distribution, "distribution table")
+        if wide.isna().all().all():
+            return _no_data_figure()
+        if scale is None:
+            values = [-2, -1, 0, 1, 2]
+            scale = _category_labels(distribution, values)
+        scale_values = list(scale)
+        numeric = np.asarray(scale_values, dtype=float)
+        if np.any(np.diff(numeric) <= 0):
+            raise ValueError(f"scale values must increase from negative to positive: {scale_values}")
+        special_values = [v for v in wide.columns if v not in scale_values]
+        special_labels = _category_labels(distribution, special_values)
+        mat = wide.reindex(columns=scale_values).fillna(0.0).to_numpy(dtype=float)
+
+        neg = [i for i, v in enumerate(numeric) if v < 0]
+        mid = [i for i, v in enumerate(numeric) if v == 0]
+        pos = [i for i, v in enumerate(numeric) if v > 0]
+        _, light, dark = _resolve_colour(colour)
+        grey_light, grey_dark = BLOCK_SHADES["grey"]
+        neg_cols = _interp(grey_dark, grey_light, len(neg))  # strongest negative darkest
+        pos_cols = _interp(light, dark, len(pos))
+        colours = {i: c for i, c in zip(neg, neg_cols)}
+        colours.update({i: c for i, c in zip(pos, pos_cols)})
+        colours.update({i: "#F0F0F0" for i in mid})
+
+        n = len(wide)
+        with_special = bool(special_values)
+        fig = _new_figure(_height_for(n, per_row=0.36, extra=1.2))
+        if with_special:
+            gs = fig.add_gridspec(1, 2, width_ratios=[5, 1])
+            ax = fig.add_subplot(gs[0, 0])
+            ax_sp = fig.add_subplot(gs[0, 1], sharey=ax)
+        else:
+            ax = fig.add_subplot()
+            ax_sp = None
+        y = np.arange(n)
+        half_mid = mat[:, mid].sum(axis=1) / 2 if mid else np.zeros(n)
+
+        # Left side: start at −(half of the middle) and walk outwards, weakest category first.
+        left_edge = -half_mid.copy()
+        for i in reversed(neg):
+            left_edge -= mat[:, i]
+            bars = ax.barh(y, mat[:, i], left=left_edge, height=0.65, color=colours[i],
+                           label=scale[scale_values[i]])
+            _bar_labels(ax, bars, mat[:, i], min_share=min_label_share, inside=True,
+                        colours=[colours[i]] * n)
+        for i in mid:
+            bars = ax.barh(y, mat[:, i], left=-half_mid, height=0.65, color=colours[i],
+                           label=scale[scale_values[i]])
+            _bar_labels(ax, bars, mat[:, i], min_share=min_label_share, inside=True,
+                        colours=[colours[i]] * n)
+        right_edge = half_mid.copy()
+        for i in pos:
+            bars = ax.barh(y, mat[:, i], left=right_edge, height=0.65, color=colours[i],
+                           label=scale[scale_values[i]])
+            _bar_labels(ax, bars, mat[:, i], min_share=min_label_share, inside=True,
+                        colours=[colours[i]] * n)
+            right_edge = right_edge + mat[:, i]
+
+        reach = max(np.max(-left_edge), np.max(right_edge), 0.1)
+        reach = math.ceil(reach * 10) / 10
+        ax.set_xlim(-reach, reach)
+        ax.axvline(0, color="#333333", lw=0.8)
+        ax.xaxis.set_major_locator(ticker.MultipleLocator(0.2 if reach > 0.5 else 0.1))
+        ax.xaxis.set_major_formatter(GermanFormatter(percent=True, absolute=True))
+        ax.set_yticks(y, labels)
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        handles = [Patch(color=colours[i], label=scale[scale_values[i]])
+                   for i in range(len(scale_values))]
+
+        if ax_sp is not None:
+            sp = wide.reindex(columns=special_values).fillna(0.0).sum(axis=1).to_numpy(dtype=float)
+            bars = ax_sp.barh(y, sp, height=0.65, color=grey_light)
+            _bar_labels(ax_sp, bars, sp)
+            ax_sp.set_xlim(0, max(0.5, float(sp.max()) * 1.6))
+            ax_sp.xaxis.set_major_locator(ticker.MaxNLocator(nbins=2))
+            ax_sp.xaxis.set_major_formatter(GermanFormatter(percent=True))
+            ax_sp.tick_params(axis="y", length=0, labelleft=False)
+            ax_sp.spines["left"].set_visible(False)
+            title = special_title or " / ".join(special_labels[v] for v in special_values)
+            ax_sp.set_title(_wrap(title, 14), fontsize=8)
+        fig.legend(handles=handles, loc="outside lower center", ncol=_legend_columns(handles))
+        return fig
+
+
+def _legend_columns(handles) -> int:
+    """As many legend columns as fit the text width (roughly 95 characters at legend size)."""
+    widest = max(len(h.get_label()) for h in handles) + 5
+    return max(1, min(len(handles), 95 // widest))
+
+
+def _interp(a: str, b: str, k: int) -> list[str]:
+    if k == 0:
+        return []
+    if k == 1:
+        return [b]
+    cmap = mcolors.LinearSegmentedColormap.from_list("interp", [a, b])
+    return [mcolors.to_hex(cmap(i / (k - 1))) for i in range(k)]
+
+
+def stacked_share_bars(
+    freqs: pd.DataFrame,
+    *,
+    categories: Mapping | Sequence | None = None,
+    colours: Sequence[str] | None = None,
+    colour: str = "ch09",
+    min_label_share: float = 0.06,
+) -> Figure:
+    """100 % stacked bars, one per item, segments in the order of ``categories``.
+
+    ``categories`` is a mapping value -> label (or a sequence of values, labels then come from the
+    table); default: the values in order of first appearance. ``colours`` gives one colour per
+    category; default a ramp of ``colour``. Segments wider than ``min_label_share`` are labelled.
+    """
+    with use_house_style():
+        if _is_empty(freqs):
+            return _no_data_figure()
+        wide, labels = _pivot_shares(freqs, "frequency table")
+        if wide.isna().all().all():
+            return _no_data_figure()
+        if categories is None:
+            categories = list(pd.unique(freqs["value"]))
+        if not isinstance(categories, Mapping):
+            categories = _category_labels(freqs, list(categories))
+        values = list(categories)
+        unknown = [v for v in wide.columns if v not in values]
+        if unknown:
+            raise ValueError(f"frequency table has values {unknown} not listed in categories {values}")
+        totals = wide.fillna(0).sum(axis=1)
+        over = totals[totals > 1 + 1e-6]
+        if len(over):
+            raise ValueError(f"shares of item(s) {list(over.index)} add up to more than 1: "
+                             f"{over.round(4).tolist()}")
+        if colours is None:
+            colours = _ramp(colour, len(values))
+        if len(colours) != len(values):
+            raise ValueError(f"need {len(values)} colours for categories {values}, got {len(colours)}")
+        mat = wide.reindex(columns=values).fillna(0.0).to_numpy(dtype=float)
+
+        n = len(wide)
+        fig = _new_figure(_height_for(n, per_row=0.36, extra=1.1))
+        ax = fig.add_subplot()
+        y = np.arange(n)
+        left = np.zeros(n)
+        for j, v in enumerate(values):
+            bars = ax.barh(y, mat[:, j], left=left, height=0.65, color=colours[j],
+                           label=categories[v])
+            _bar_labels(ax, bars, mat[:, j], min_share=min_label_share, inside=True,
+                        colours=[colours[j]] * n)
+            left += mat[:, j]
+        ax.set_xlim(0, 1)
+        ax.xaxis.set_major_locator(ticker.MultipleLocator(0.2))
+        ax.xaxis.set_major_formatter(GermanFormatter(percent=True))
+        ax.set_yticks(y, labels)
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        handles = [Patch(color=colours[j], label=categories[v]) for j, v in enumerate(values)]
+        fig.legend(handles=handles, loc="outside lower center", ncol=_legend_columns(handles))
+        return fig
+
+
+def yes_no_bars(shares: pd.DataFrame, *, colour: str = "ch08", sort: bool = True) -> Figure:
+    """Horizontal bars of the yes-share per item (column ``share``), largest on top."""
+    with use_house_style():
+        if _is_empty(shares):
+            return _no_data_figure()
+        _require_columns(shares, ["item", "share"], "yes-share table")
+        table = shares.assign(share=pd.to_numeric(shares["share"], errors="raise"))
+        if table["share"].isna().all():
+            return _no_data_figure()
+        _check_shares(table["share"].dropna(), "yes-share table")
+        if sort:
+            table = table.sort_values("share", ascending=False, kind="mergesort", na_position="last")
+        return _hbars(table, _labels(table), colour, xlabel="Anteil „ja“")
+
+
+def share_bars(
+    freqs: pd.DataFrame,
+    *,
+    colour: str = "groups",
+    horizontal: bool = True,
+    xlabel: str = "Anteil",
+) -> Figure:
+    """One bar per category (column ``label``, else ``value``) in table order, percent labels."""
+    with use_house_style():
+        if _is_empty(freqs):
+            return _no_data_figure()
+        _require_columns(freqs, ["share"], "frequency table")
+        label_col = "label" if "label" in freqs.columns else "value"
+        _require_columns(freqs, [label_col], "frequency table")
+        table = freqs.assign(share=pd.to_numeric(freqs["share"], errors="raise"))
+        if table["share"].isna().all():
+            return _no_data_figure()
+        _check_shares(table["share"].dropna(), "frequency table")
+        labels = [_wrap(str(v)) for v in table[label_col]]
+        if horizontal:
+            return _hbars(table, labels, colour, xlabel=xlabel)
+        main, _, _ = _resolve_colour(colour)
+        fig = _new_figure(2.8)
+        ax = fig.add_subplot()
+        x = np.arange(len(table))
+        vals = table["share"].to_numpy(dtype=float)
+        bars = ax.bar(x, np.nan_to_num(vals), color=main, width=0.65)
+        for bar, v in zip(bars, vals):
+            if np.isfinite(v):
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
+                        format_percent(v), ha="center", va="bottom", fontsize=7.5)
+        ax.set_xticks(x, [_wrap(str(v), 14) for v in table[label_col]])
+        ax.set_ylim(0, min(1.0, np.nanmax(vals) * 1.18) if np.nanmax(vals) > 0 else 1)
+        ax.yaxis.set_major_formatter(GermanFormatter(percent=True))
+        ax.set_ylabel(xlabel)
+        ax.tick_params(axis="x", length=0)
+        return fig
+
+
+def _hbars(table: pd.DataFrame, labels: list[str], colour: str, *, xlabel: str) -> Figure:
+    main, _, _ = _resolve_colour(colour)
+    vals = table["share"].to_numpy(dtype=float)
+    n = len(table)
+    fig = _new_figure(_height_for(n, per_row=0.30, extra=0.7))
+    ax = fig.add_subplot()
+    y = np.arange(n)
+    bars = ax.barh(y, np.nan_to_num(vals), height=0.65, color=main)
+    _bar_labels(ax, bars, vals)
+    top = float(np.nanmax(vals))
+    ax.set_xlim(0, min(1.0, top + 0.12) if top < 0.88 else 1.1)
+    ax.xaxis.set_major_locator(ticker.MultipleLocator(0.2 if top > 0.4 else 0.1))
+    ax.xaxis.set_major_formatter(GermanFormatter(percent=True))
+    ax.set_yticks(y, labels)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(xlabel)
+    return fig
+
+
+def distribution_grid(
+    distributions: pd.DataFrame,
+    *,
+    scale_min: int = 1,
+    scale_max: int = 10,
+    colour: str = "ch07",
+    ncols: int = 3,
+) -> Figure:
+    """Small multiples: the full scale_min..scale_max distribution of every item (shares)."""
+    if scale_max <= scale_min:
+        raise ValueError(f"scale_max ({scale_max}) must be above scale_min ({scale_min})")
+    with use_house_style():
+        if _is_empty(distributions):
+            return _no_data_figure()
+        wide, labels = _pivot_shares(distributions, "distribution table")
+        if wide.isna().all().all():
+            return _no_data_figure()
+        values = list(range(scale_min, scale_max + 1))
+        mat = wide.reindex(columns=values).fillna(0.0).to_numpy(dtype=float)
+        main, _, _ = _resolve_colour(colour)
+        n = len(wide)
+        ncols = max(1, min(ncols, n))
+        nrows = math.ceil(n / ncols)
+        fig = _new_figure(0.4 + 1.45 * nrows)
+        axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+        top = max(float(mat.max()), 0.05)
+        for k, ax in enumerate(axes.flat):
+            if k >= n:
+                ax.set_axis_off()
+                continue
+            ax.bar(values, mat[k], color=main, width=0.75)
+            ax.set_title(_wrap(labels[k].replace("\n", " "), 32), fontsize=7.5, loc="left")
+            ax.set_ylim(0, top * 1.1)
+            ax.set_xticks(values)
+            ax.xaxis.set_major_formatter(GermanFormatter())
+            ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=3))
+            ax.yaxis.set_major_formatter(GermanFormatter(percent=True))
+            ax.tick_params(labelsize=6.5)
+            if k + ncols >= n:
+                # the panel below is empty, so this one carries the scale values
+                ax.tick_params(labelbottom=True)
+        return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Word cloud
+# --------------------------------------------------------------------------------------------------
+
+# German function words; our own list, kept here so the package needs no data file.
+GERMAN_STOPWORDS: frozenset[str] = frozenset(
+    """
+    aber alle allem allen aller alles als also am an ander andere anderem anderen anderer anderes
+    anderm andern anders auch auf aus bei beim bin bis bisher bist bzw da dabei dadurch dafür dagegen
+    daher damit dann dar daran darauf daraus darf darin darum darunter das dass davon dazu dein deine
+    dem den denn der deren des deshalb dessen die dies diese diesem diesen dieser dieses doch dort du
+    durch ein eine einem einen einer eines einige einigen einiger einmal er es etc etwa etwas euch
+    euer eure für gab gegen gewesen gibt hab habe haben hat hatte hatten hier hin hinter ich ihm ihn
+    ihnen ihr ihre ihrem ihren ihrer ihres im immer in indem ins insbesondere ist ja je jede jedem
+    jeden jeder jedes jedoch jene jenem jenen jener jenes kann kein keine keinem keinen keiner keines
+    können könnte machen man manche manchem manchen mancher manches mehr mein meine mit muss musste
+    müssen nach nein nicht nichts noch nun nur ob oder ohne per sehr sein seine seinem seinen seiner
+    seines seit selbst sich sie sind so solche solchem solchen solcher solches soll sollen sollte
+    sondern sowie sowohl statt über um und uns unser unsere unter usw viel viele vom von vor wann war
+    waren warum was weg weil weiter welche welchem welchen welcher welches wenn wer werde werden wie
+    wieder will wir wird wirst wo wurde wurden während z zb zu zum zur zwar zwischen
+    """.split()
+)
+
+
+def word_cloud(
+    texts_or_frequencies: Iterable[str] | Mapping[str, float] | pd.Series,
+    *,
+    colour: str = "ch07",
+    stopwords: Iterable[str] | None = None,
+    max_words: int = 120,
+    random_state: int = 0,
+) -> Figure:
+    """Word cloud of open answers (texts) or of given word frequencies.
+
+    Deterministic: a fresh ``WordCloud`` with a fixed ``random_state`` per call and the DejaVu Sans
+    file shipped with matplotlib. German stop words are removed from texts; plurals are not folded
+    because wordcloud's rule (drop a trailing "s") is English.
+    """
+    from wordcloud import WordCloud
+
+    with use_house_style():
+        if isinstance(texts_or_frequencies, pd.Series) and not _looks_like_texts(texts_or_frequencies):
+            freqs = {str(k): float(v) for k, v in texts_or_frequencies.dropna().items()}
+            texts = None
+        elif isinstance(texts_or_frequencies, Mapping):
+            freqs = {str(k): float(v) for k, v in texts_or_frequencies.items()
+                     if v is not None and np.isfinite(v)}
+            texts = None
+        elif isinstance(texts_or_frequencies, str):
+            raise TypeError("word_cloud: pass an iterable of texts (e.g. a column), not one string")
+        else:
+            texts = [str(t) for t in texts_or_frequencies if isinstance(t, str) and t.strip()]
+            freqs = None
+        if freqs is not None:
+            negative = [k for k, v in freqs.items() if v < 0]
+            if negative:
+                raise ValueError(f"word_cloud: negative frequencies for {negative[:5]}")
+            freqs = {k: v for k, v in freqs.items() if v > 0}
+
+        _, light, dark = _resolve_colour(colour)
+        main = _resolve_colour(colour)[0]
+        shades = [dark, main, _blend(light, -0.1)]
+
+        def colour_by_size(word, font_size, position, orientation, random_state=None, **kw):
+            # Large words dark, small words light: colour follows weight, not chance.
+            if font_size >= 48:
+                return shades[0]
+            return shades[1] if font_size >= 24 else shades[2]
+
+        stop = GERMAN_STOPWORDS if stopwords is None else frozenset(stopwords)
+        wc = WordCloud(
+            font_path=str(house_font_path()),
+            width=1600,
+            height=760,
+            background_color="white",
+            stopwords=stop,
+            random_state=random_state,
+            max_words=max_words,
+            collocations=False,
+            normalize_plurals=False,
+            color_func=colour_by_size,
+            prefer_horizontal=0.95,
+            min_word_length=3,
+        )
+        try:
+            if texts is not None:
+                if not texts:
+                    return _no_data_figure()
+                wc.generate(" ".join(texts))
+            else:
+                if not freqs:
+                    return _no_data_figure()
+                wc.generate_from_frequencies(freqs)
+        except ValueError:
+            # wordcloud refuses when every word was a stop word
+            return _no_data_figure()
+        fig = _new_figure(FIG_WIDTH_IN * 760 / 1600 + 0.1)
+        ax = fig.add_subplot()
+        ax.imshow(wc.to_array(), interpolation="bilinear")
+        ax.set_axis_off()
+        return fig
+
+
+def _looks_like_texts(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series)
+
+
+# --------------------------------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------------------------------
+
+
+def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str) -> tuple[Path, Path]:
+    """Write ``<stem>.svg`` (vector, print) and ``<stem>.png`` (200 dpi); return both paths.
+
+    Equal figures give byte-identical files: fixed SVG hash salt, no creation date, no software
+    tag, glyphs as paths. The alternative text goes into both files' metadata ("Description").
+    """
+    if not isinstance(fig, Figure):
+        raise TypeError(f"save_figure: expected a matplotlib Figure, got {type(fig).__name__}")
+    if not isinstance(alt_text, str) or not alt_text.strip():
+        raise ValueError("save_figure: alt_text must be a non-empty description of the figure")
+    stem = Path(path_stem)
+    if stem.suffix.lower() in {".svg", ".png"}:
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    svg, png = stem.with_name(stem.name + ".svg"), stem.with_name(stem.name + ".png")
+    with use_house_style():
+        fig.savefig(svg, format="svg",
+                    metadata={"Date": None, "Creator": None, "Description": alt_text})
+        fig.savefig(png, format="png", dpi=200,
+                    metadata={"Software": None, "Description": alt_text})
+    return svg, png
+
+
+def _font_in_use() -> Path:
+    """The file the house style resolves to (tests check it is matplotlib's own)."""
+    with use_house_style():
+        return Path(font_manager.findfont(font_manager.FontProperties(family=["sans-serif"])))

@@ -1,0 +1,562 @@
+"""Render the book described by ``_quarto.yml`` with pandoc (pypandoc-binary) and typst.
+
+Pipeline (one filtered document feeds both formats, so numbering and citations agree):
+
+1. read ``_quarto.yml``, ``_variables.yml`` + overrides; resolve shortcodes in every chapter;
+2. parse each chapter to pandoc JSON, copy its images into a staging folder, wrap it in a
+   ``book-chapter`` div and join all chapters into one document;
+3. run ``filters/book.lua`` and citeproc once over the whole book;
+4. HTML: split the result at the chapter divs, point cross-page links at the right page and write
+   one page per chapter with the book template; PDF: write one Typst document and compile it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import RenderError
+from .shortcodes import NotebookEmbedder, resolve_shortcodes
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+FILTER = PACKAGE_DIR / "filters" / "book.lua"
+HTML_TEMPLATE = PACKAGE_DIR / "templates" / "book.html"
+TYPST_TEMPLATE = PACKAGE_DIR / "templates" / "book.typ"
+CSS = PACKAGE_DIR / "assets" / "book.css"
+
+# Chapter shown on the PDF's imprint page instead of as a chapter of its own.
+IMPRINT_STEM = "imprint"
+# Keys of _quarto.yml handed to pandoc (and so to the filter) as document metadata.
+PASSED_META = ("lang", "nocite", "crossref", "reading-lists", "notes-prompts", "block-colours", "csl", "link-citations")
+# Metadata entries that are paths relative to the project root.
+PATH_META = ("reading-lists", "notes-prompts", "csl")
+
+
+# --------------------------------------------------------------------------------------------
+# configuration
+
+
+@dataclass
+class BookConfig:
+    project_dir: Path
+    title: str
+    subtitle: str | None
+    authors: list[str]
+    date: str | None
+    lang: str
+    chapters: list[Path]
+    bibliography: list[Path]
+    raw: dict[str, Any] = field(repr=False)
+
+
+def _chapter_list(entries: list[Any]) -> Iterator[str]:
+    for entry in entries:
+        if isinstance(entry, str):
+            yield entry
+        elif isinstance(entry, Mapping) and "chapters" in entry:  # a `part:` with chapters
+            if entry.get("part"):
+                yield str(entry["part"])
+            yield from _chapter_list(entry["chapters"])
+        else:
+            raise RenderError("config", "_quarto.yml", f"cannot read chapter entry {entry!r}")
+
+
+def load_config(project_dir: Path) -> BookConfig:
+    path = Path(project_dir) / "_quarto.yml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise RenderError("config", str(path), "no _quarto.yml in the project directory") from None
+    except yaml.YAMLError as exc:
+        raise RenderError("config", str(path), f"invalid YAML: {exc}") from None
+    book = raw.get("book") or {}
+    if not book.get("title") or not book.get("chapters"):
+        raise RenderError("config", str(path), "book.title and book.chapters are required")
+    chapters = [Path(project_dir) / c for c in _chapter_list(book["chapters"])]
+    missing = [str(c) for c in chapters if not c.is_file()]
+    if missing:
+        raise RenderError("config", str(path), "chapter files missing: " + ", ".join(missing))
+    author = book.get("author", raw.get("author", []))
+    authors = [author] if isinstance(author, str) else [a if isinstance(a, str) else a.get("name", "") for a in author]
+    bib = raw.get("bibliography", [])
+    bibs = [Path(project_dir) / b for b in ([bib] if isinstance(bib, str) else bib)]
+    for b in bibs:
+        if not b.is_file():
+            raise RenderError("config", str(path), f"bibliography {b} not found")
+    date = book.get("date", raw.get("date"))
+    return BookConfig(
+        project_dir=Path(project_dir),
+        title=str(book["title"]),
+        subtitle=book.get("subtitle"),
+        authors=authors,
+        date=str(date) if date is not None else None,
+        lang=str(raw.get("lang", "de")),
+        chapters=chapters,
+        bibliography=bibs,
+        raw=raw,
+    )
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_variables(project_dir: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``_variables.yml`` (if present) with ``overrides`` merged on top, key by key."""
+    path = Path(project_dir) / "_variables.yml"
+    base: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            base = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise RenderError("config", str(path), f"invalid YAML: {exc}") from None
+        if not isinstance(base, dict):
+            raise RenderError("config", str(path), "must hold a mapping")
+    return _deep_merge(base, overrides or {})
+
+
+# --------------------------------------------------------------------------------------------
+# pandoc
+
+
+def pandoc_path() -> str:
+    import pypandoc
+
+    return pypandoc.get_pandoc_path()
+
+
+def run_pandoc(args: list[str], *, step: str, file: str, stdin: str | None = None, cwd: Path | None = None) -> str:
+    proc = subprocess.run(
+        [pandoc_path(), *args], input=stdin, capture_output=True, text=True, encoding="utf-8", cwd=cwd
+    )
+    if proc.returncode != 0:
+        # the book filter names the chapter it was in: "... (in chapters/07-x.qmd)"
+        where = re.search(r"\(in ([^()]+\.qmd)\)", proc.stderr)
+        raise RenderError(step, where.group(1) if where else file, proc.stderr or f"pandoc exited with {proc.returncode}")
+    # Citeproc only warns about unknown keys and prints "(key?)"; a book must not ship that.
+    unknown = re.findall(r"Citeproc: citation (\S+) not found", proc.stderr)
+    if unknown:
+        raise RenderError(step, file, "unknown citation keys: " + ", ".join(sorted(set(unknown))))
+    return proc.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# pandoc JSON helpers
+
+# element type -> position of its Attr in "c"
+_ATTR_AT = {"Div": 0, "Span": 0, "Figure": 0, "Table": 0, "CodeBlock": 0, "Code": 0, "Image": 0, "Link": 0, "Header": 1}
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        if "t" in node:
+            yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+def attr_of(el: dict[str, Any]) -> list[Any] | None:
+    pos = _ATTR_AT.get(el["t"])
+    if pos is None:
+        return None
+    return el["c"][pos] if pos == 0 else el["c"][1]
+
+
+def plain_text(inlines: Any) -> str:
+    parts = []
+    for el in walk(inlines):
+        if el["t"] == "Str":
+            parts.append(el["c"])
+        elif el["t"] in ("Space", "SoftBreak", "LineBreak"):
+            parts.append(" ")
+    return "".join(parts)
+
+
+def _div(blocks: list[Any], classes: list[str], attrs: list[list[str]]) -> dict[str, Any]:
+    return {"t": "Div", "c": [["", classes, attrs], blocks]}
+
+
+def _meta_string(value: str) -> dict[str, Any]:
+    return {"t": "MetaString", "c": value}
+
+
+# --------------------------------------------------------------------------------------------
+# building the combined document
+
+
+@dataclass
+class Chapter:
+    source: Path
+    rel: str
+    blocks: list[Any]
+    page: str = ""
+    title: str = ""
+    number: str | None = None
+    classes: list[str] = field(default_factory=list)
+    style: str = ""
+
+
+def _copy_images(blocks: list[Any], chapter: Path, staging: Path) -> None:
+    figures = staging / "figures"
+    for el in walk(blocks):
+        if el["t"] != "Image":
+            continue
+        target = el["c"][2]
+        src = target[0]
+        if re.match(r"^[a-z][a-z0-9+.-]*:", src, re.I):
+            raise RenderError("images", str(chapter), f"image '{src}' is remote; the book must work offline")
+        path = Path(src) if Path(src).is_absolute() else chapter.parent / src
+        if not path.is_file():
+            raise RenderError("images", str(chapter), f"image '{src}' not found ({path})")
+        import hashlib
+
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+        name = f"{path.stem}-{digest}{path.suffix.lower()}"
+        figures.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, figures / name)
+        target[0] = f"figures/{name}"
+
+
+def _parse_chapter(path: Path, text: str, staging: Path) -> list[Any]:
+    doc = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file=str(path), stdin=text))
+    blocks = doc["blocks"]
+    title = doc.get("meta", {}).get("title")
+    if title and not (blocks and blocks[0]["t"] == "Header" and blocks[0]["c"][0] == 1):
+        inlines = title["c"] if title["t"] == "MetaInlines" else [{"t": "Str", "c": str(title.get("c", ""))}]
+        blocks.insert(0, {"t": "Header", "c": [1, ["", [], []], inlines]})
+    _copy_images(blocks, path, staging)
+    return blocks
+
+
+def _dedupe_header_ids(chapters: list[Chapter]) -> None:
+    # pandoc makes header ids unique per file only; the joined book needs them unique overall
+    seen: dict[str, int] = {}
+    for ch in chapters:
+        for el in walk(ch.blocks):
+            if el["t"] != "Header":
+                continue
+            attr = el["c"][1]
+            ident = attr[0]
+            if not ident:
+                continue
+            if ident in seen:
+                seen[ident] += 1
+                attr[0] = f"{ident}-{seen[ident]}"
+            else:
+                seen[ident] = 1
+
+
+def _metadata_file(cfg: BookConfig, staging: Path) -> Path:
+    meta: dict[str, Any] = {k: cfg.raw[k] for k in PASSED_META if k in cfg.raw}
+    meta["bibliography"] = [str(b) for b in cfg.bibliography]
+    for key in PATH_META:
+        if key in meta:
+            meta[key] = str(cfg.project_dir / meta[key])
+    meta.setdefault("link-citations", True)
+    meta["lang"] = cfg.lang
+    meta["title"] = cfg.title
+    if cfg.subtitle:
+        meta["subtitle"] = cfg.subtitle
+    meta["author"] = cfg.authors
+    if cfg.date:
+        meta["date"] = display_date(cfg.date)
+    path = staging / "metadata.yaml"
+    path.write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=True), encoding="utf-8")
+    return path
+
+
+def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None):
+    embedder = NotebookEmbedder(executed_dir, staging / "media") if executed_dir is not None else None
+    chapters: list[Chapter] = []
+    for path in cfg.chapters:
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(cfg.project_dir).as_posix()
+        text = resolve_shortcodes(text, source=Path(rel), variables=variables, embed=embedder)
+        chapters.append(Chapter(source=path, rel=rel, blocks=_parse_chapter(path, text, staging)))
+    _dedupe_header_ids(chapters)
+    with_blocks = {
+        "pandoc-api-version": None,
+        "meta": {},
+        "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in chapters],
+    }
+    # the API version must match the pandoc binary; ask it once
+    probe = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file="(probe)", stdin=""))
+    with_blocks["pandoc-api-version"] = probe["pandoc-api-version"]
+    meta_file = _metadata_file(cfg, staging)
+    filtered = run_pandoc(
+        ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER), "--citeproc"],
+        step="pandoc-filter",
+        file="book (all chapters)",
+        stdin=json.dumps(with_blocks),
+        cwd=cfg.project_dir,
+    )
+    doc = json.loads(filtered)
+    out: list[Chapter] = []
+    for block in doc["blocks"]:
+        if block["t"] == "Div" and "book-chapter" in block["c"][0][1]:
+            source = dict(block["c"][0][2])["source"]
+            ch = next(c for c in chapters if c.rel == source)
+            ch.blocks = block["c"][1]
+            out.append(ch)
+        elif out:  # anything citeproc appended lands in the last chapter
+            out[-1].blocks.append(block)
+    for ch in out:
+        stem = Path(ch.rel).stem
+        ch.page = "index.html" if stem == "index" else f"{stem}.html"
+        head = next((el for el in walk(ch.blocks) if el["t"] == "Header" and el["c"][0] == 1), None)
+        if head is None:
+            raise RenderError("structure", ch.rel, "chapter has no level-1 heading (# Titel)")
+        attrs = dict(head["c"][1][2])
+        ch.number = attrs.get("number")
+        inlines = head["c"][2]
+        if ch.number and inlines and inlines[0]["t"] == "Span":
+            inlines = inlines[1:]  # title without the number span the filter put in front
+        ch.title = plain_text(inlines).strip()
+        ch.classes = [c for c in head["c"][1][1] if c.startswith("block-")]
+        ch.style = attrs.get("style", "")
+    return doc, out
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+
+
+def _nav_html(chapters: list[Chapter], current: Chapter) -> str:
+    items = []
+    for ch in chapters:
+        number = f'<span class="chapter-number">{html.escape(ch.number)}</span>' if ch.number else ""
+        cur = ' aria-current="page"' if ch is current else ""
+        items.append(f'<li><a href="{ch.page}"{cur}>{number}{html.escape(ch.title)}</a></li>')
+    return "<ol>\n" + "\n".join(items) + "\n</ol>"
+
+
+def _pager_html(prev: Chapter | None, nxt: Chapter | None) -> str:
+    parts = []
+    if prev:
+        parts.append(f'<a class="prev" rel="prev" href="{prev.page}">← {html.escape(prev.title)}</a>')
+    else:
+        parts.append("<span></span>")
+    if nxt:
+        parts.append(f'<a class="next" rel="next" href="{nxt.page}">{html.escape(nxt.title)} →</a>')
+    return "\n".join(parts)
+
+
+def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    page_of: dict[str, str] = {}
+    for ch in chapters:
+        for el in walk(ch.blocks):
+            attr = attr_of(el)
+            if attr and attr[0]:
+                page_of.setdefault(attr[0], ch.page)
+    for ch in chapters:
+        for el in walk(ch.blocks):
+            if el["t"] == "Link":
+                url = el["c"][2][0]
+                if url.startswith("#") and page_of.get(url[1:], ch.page) != ch.page:
+                    el["c"][2][0] = page_of[url[1:]] + url
+    for i, ch in enumerate(chapters):
+        page = {"pandoc-api-version": doc["pandoc-api-version"], "meta": {}, "blocks": ch.blocks}
+        listed_h2 = [
+            el for el in walk(ch.blocks)
+            if el["t"] == "Header" and el["c"][0] == 2 and "unlisted" not in el["c"][1][1]
+        ]
+        args = [
+            "-f", "json", "-t", "html5", "--template", str(HTML_TEMPLATE),
+            "-V", f"pagetitle={html.escape(ch.title)}", "-V", f"lang={cfg.lang}",
+            "-V", f"book-title={html.escape(cfg.title)}",
+            "-V", f"book-nav={_nav_html(chapters, ch)}",
+            "-V", f"pager={_pager_html(chapters[i - 1] if i else None, chapters[i + 1] if i + 1 < len(chapters) else None)}",
+            "-V", f"body-class={' '.join(ch.classes)}",
+        ]
+        if ch.page == "index.html":
+            args += ["-V", "title-block=true", "-V", f"book-author={html.escape(', '.join(cfg.authors))}"]
+            if cfg.subtitle:
+                args += ["-V", f"book-subtitle={html.escape(cfg.subtitle)}"]
+            if cfg.date:
+                args += ["-V", f"book-date={html.escape(display_date(cfg.date))}"]
+        if len(listed_h2) >= 2:
+            args += ["--toc", "--toc-depth=3"]
+        body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=json.dumps(page))
+        if ch.style:
+            body = body.replace('<body class="', f'<body style="{html.escape(ch.style)}" class="', 1)
+        (out_dir / ch.page).write_text(body, encoding="utf-8")
+    (out_dir / "assets").mkdir(exist_ok=True)
+    shutil.copyfile(CSS, out_dir / "assets" / "book.css")
+    if (staging / "figures").is_dir():
+        shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
+    return out_dir / "index.html"
+
+
+# --------------------------------------------------------------------------------------------
+# PDF
+
+
+def font_dirs() -> list[str]:
+    """Fonts shipped in a pip wheel (matplotlib's DejaVu), so the PDF never depends on the system."""
+    import matplotlib
+
+    return [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf")]
+
+
+def creation_timestamp(cfg: BookConfig) -> int:
+    """SOURCE_DATE_EPOCH when set (reproducible-builds convention), else the book's date."""
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env:
+        return int(env)
+    if cfg.date:
+        try:
+            day = dt.date.fromisoformat(cfg.date)
+        except ValueError:
+            raise RenderError("config", "_quarto.yml", f"book.date '{cfg.date}' is not an ISO date") from None
+        return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp())
+    return 0
+
+
+_MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
+              "Oktober", "November", "Dezember")
+
+
+def display_date(value: str | None) -> str | None:
+    """'2026-11-26' -> '26. November 2026'; anything that is not an ISO date stays as written."""
+    if not value:
+        return value
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return value
+    return f"{day.day}. {_MONTHS_DE[day.month - 1]} {day.year}"
+
+
+def _typst_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path) -> Path:
+    import typst
+
+    blocks: list[Any] = []
+    imprint: list[Any] = []
+    for ch in chapters:
+        if Path(ch.rel).stem == IMPRINT_STEM:
+            # the imprint page shows the text only; the template sets the page, not a chapter heading
+            imprint = [b for b in ch.blocks if not (b["t"] == "Header" and b["c"][0] == 1)]
+        else:
+            blocks.extend(ch.blocks)
+    slug = re.sub(r"[^a-z0-9]+", "-", cfg.title.lower().replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")).strip("-")
+    meta = dict(doc["meta"])
+    meta["imprint"] = {"t": "MetaBlocks", "c": imprint}
+    typ_doc = {"pandoc-api-version": doc["pandoc-api-version"], "meta": meta, "blocks": blocks}
+    typ_path = staging / "book.typ"
+    run_pandoc(
+        [
+            "-f", "json", "-t", "typst-citations", "--template", str(TYPST_TEMPLATE), "-o", str(typ_path),
+            "-V", f"pdf-title={_typst_string(cfg.title)}",
+            "-V", f"pdf-author={_typst_string(', '.join(cfg.authors))}",
+        ],
+        step="pandoc-typst",
+        file="book (all chapters)",
+        stdin=json.dumps(typ_doc),
+    )
+    try:
+        pdf = typst.compile(
+            str(typ_path),
+            root=str(staging),
+            font_paths=font_dirs(),
+            ignore_system_fonts=True,
+            timestamp=creation_timestamp(cfg),
+        )
+    except Exception as exc:  # typst.TypstError carries the diagnostic text
+        # keep the generated source: the staging folder disappears, the error must point at a file
+        out_dir.mkdir(parents=True, exist_ok=True)
+        kept = out_dir / f"{slug}.typ"
+        shutil.copyfile(typ_path, kept)
+        detail = "\n".join(filter(None, [getattr(exc, "message", ""), getattr(exc, "diagnostic", ""), str(exc)]))
+        raise RenderError("typst", str(kept), detail) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pdf_path = out_dir / f"{slug}.pdf"
+    pdf_path.write_bytes(pdf)
+    return pdf_path
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _render_with_quarto(project_dir: Path, out_dir: Path, formats: tuple[str, ...]) -> dict[str, Path]:
+    quarto = shutil.which("quarto")
+    if not quarto:
+        raise RenderError("quarto", str(project_dir), "engine='quarto' needs a quarto binary on PATH")
+    results: dict[str, Path] = {}
+    for fmt in formats:
+        to = "typst" if fmt == "pdf" else fmt
+        proc = subprocess.run([quarto, "render", str(project_dir), "--to", to, "--output-dir", str(out_dir)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RenderError("quarto", str(project_dir), proc.stderr)
+        pattern = "*.pdf" if fmt == "pdf" else "index.html"
+        found = sorted(out_dir.glob(pattern))
+        if not found:
+            raise RenderError("quarto", str(project_dir), f"quarto produced no {pattern}")
+        results[fmt] = found[0]
+    return results
+
+
+def render_book(
+    project_dir: Path,
+    out_dir: Path,
+    formats: tuple[str, ...] | list[str] = ("html", "pdf"),
+    variables: Mapping[str, Any] | None = None,
+    *,
+    executed_dir: Path | None = None,
+    engine: str = "pandoc",
+) -> dict[str, Path]:
+    """Render the book of ``project_dir`` into ``out_dir``.
+
+    Returns ``{"html": out_dir/"index.html", "pdf": out_dir/"<title>.pdf"}`` for the formats asked.
+    ``variables`` override ``_variables.yml`` for ``{{< var >}}``; ``executed_dir`` holds the
+    executed notebooks for ``{{< embed >}}`` (default ``project_dir/_build/notebooks`` when present).
+    Raises :class:`RenderError` naming the step and file that failed.
+    """
+    project_dir, out_dir = Path(project_dir).resolve(), Path(out_dir).resolve()
+    formats = tuple(formats)
+    unknown = set(formats) - {"html", "pdf"}
+    if unknown:
+        raise RenderError("config", "render_book", f"unknown formats {sorted(unknown)} (html, pdf)")
+    if engine == "quarto":
+        return _render_with_quarto(project_dir, out_dir, formats)
+    if engine != "pandoc":
+        raise RenderError("config", "render_book", f"unknown engine '{engine}' (pandoc, quarto)")
+    cfg = load_config(project_dir)
+    merged = load_variables(project_dir, variables)
+    if executed_dir is None and (project_dir / "_build" / "notebooks").is_dir():
+        executed_dir = project_dir / "_build" / "notebooks"
+    with tempfile.TemporaryDirectory(prefix="clusterkrise-render-") as tmp:
+        staging = Path(tmp)
+        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None)
+        results: dict[str, Path] = {}
+        if "html" in formats:
+            results["html"] = render_html(cfg, doc, chapters, staging, out_dir)
+        if "pdf" in formats:
+            results["pdf"] = render_pdf(cfg, doc, chapters, staging, out_dir)
+    return results

@@ -1,0 +1,473 @@
+--[[
+Book filter of the re-created study, used by `clusterkrise.render` (pandoc + typst) and listed under
+`filters:` in _quarto.yml.
+
+It turns the project's markdown conventions into output that works for HTML and Typst alike: it emits
+format-neutral AST plus raw blocks for both formats, and each writer drops the raw blocks that are not
+its own. That way one filtered AST serves both outputs and the numbering cannot diverge between them.
+
+  ::: {.notes-page chapter="07"} :::    page for the reader's notes (PDF: own page with ruled lines;
+                                 HTML: box); the question comes from data/notes_prompts.yaml
+                                 (`notes-prompts:` in the metadata) unless the div holds it
+  ::: {.reading-list chapter="03"} :::   "Weiterführende Literatur", from data/reading_lists.yaml
+  [Text]{.aside}, ::: {.column-margin}   margin note (PDF margin, HTML <aside>)
+  # Titel {block="rot"}         colour code of the study's blocks (see block-colours in _quarto.yml)
+  ![Caption](f.png){#fig-abb-16 fig-alt="..."}, ::: {#tbl-tab-05} table :::
+                                 captions "Abb. 16: ..." / "Tab. 5: ..."; the number comes from the
+                                 label when it carries one, else continues from the previous one
+  @fig-abb-16, @tbl-tab-05, @sec-x      cross-references ("Abb. 16"); unknown labels stop the build
+
+Errors are raised with error(), which makes pandoc fail; the renderer reports the message.
+]]
+
+local stringify = pandoc.utils.stringify
+
+local DEFAULT_PREFIX = { fig = "Abb.", tbl = "Tab.", sec = "Kap." }
+local NOTES_TITLE = "Notizen:"
+local READING_TITLE = "Weiterführende Literatur"
+local NBSP = "\u{00A0}"
+
+local config = {
+  prefix = {},
+  colours = {},
+  reading_lists_path = nil,
+  notes_prompts_path = nil,
+  meta = nil,
+}
+
+-- Everything the later passes look up: label -> {kind, number, text}
+local labels = {}
+
+-- source file of the chapter being walked (the renderer wraps chapters in divs with a `source`
+-- attribute), so that errors name the file to fix
+local current_source = nil
+
+local function fail(msg)
+  local where = current_source and (" (in " .. current_source .. ")") or ""
+  error("book.lua: " .. msg .. where, 0)
+end
+
+local function track_chapter(div)
+  if div.classes:includes("book-chapter") and div.attributes["source"] then
+    current_source = div.attributes["source"]
+  end
+end
+
+local function project_path(rel)
+  -- Quarto runs filters with the document's directory as working directory; our renderer runs them
+  -- from the project root. Paths in _quarto.yml are relative to the project root in both cases.
+  if rel:sub(1, 1) == "/" then
+    return rel
+  end
+  if quarto and quarto.project and quarto.project.directory then
+    return pandoc.path.join({ quarto.project.directory, rel })
+  end
+  return rel
+end
+
+local function read_meta(meta)
+  config.meta = meta
+  local crossref = meta.crossref or {}
+  for kind, default in pairs(DEFAULT_PREFIX) do
+    local value = crossref[kind .. "-prefix"]
+    config.prefix[kind] = value and stringify(value) or default
+  end
+  if meta["block-colours"] then
+    for name, value in pairs(meta["block-colours"]) do
+      config.colours[name] = stringify(value)
+    end
+  end
+  if meta["notes-prompts"] then
+    config.notes_prompts_path = project_path(stringify(meta["notes-prompts"]))
+  end
+  if meta["reading-lists"] then
+    config.reading_lists_path = project_path(stringify(meta["reading-lists"]))
+  end
+end
+
+local yaml_cache = {}
+
+local function load_yaml(path)
+  if yaml_cache[path] then
+    return yaml_cache[path]
+  end
+  local fh = io.open(path, "r")
+  if not fh then
+    fail("cannot open data file " .. path)
+  end
+  local text = fh:read("a")
+  fh:close()
+  -- pandoc parses YAML only as document metadata, so wrap the file as a front matter block
+  yaml_cache[path] = pandoc.read("---\n" .. text .. "\n---\n", "markdown").meta
+  return yaml_cache[path]
+end
+
+------------------------------------------------------------------------------------------------
+-- Margin notes
+
+local function aside_blocks(content)
+  -- <aside> may not sit inside <p>, and a Typst margin note is placed at the current flow position,
+  -- so every margin note becomes a block in front of the paragraph it belongs to.
+  local out = pandoc.List({
+    pandoc.RawBlock("html", '<aside class="margin-note">'),
+    pandoc.RawBlock("typst", "#margin-note["),
+  })
+  out:extend(content)
+  out:extend({ pandoc.RawBlock("typst", "]"), pandoc.RawBlock("html", "</aside>") })
+  return out
+end
+
+local function is_aside_span(el)
+  return el.t == "Span" and (el.classes:includes("aside") or el.classes:includes("column-margin"))
+end
+
+local function lift_asides(block)
+  local notes = pandoc.List()
+  local kept = pandoc.List()
+  for _, inline in ipairs(block.content) do
+    if is_aside_span(inline) then
+      notes:extend(aside_blocks({ pandoc.Plain(inline.content) }))
+      -- drop the space that separated the note from the preceding word
+      if #kept > 0 and kept[#kept].t == "Space" then
+        kept:remove(#kept)
+      end
+    else
+      kept:insert(inline)
+    end
+  end
+  if #notes == 0 then
+    return nil
+  end
+  while #kept > 0 and (kept[1].t == "Space" or kept[1].t == "SoftBreak") do
+    kept:remove(1)
+  end
+  if #kept > 0 then
+    block.content = kept
+    notes:insert(block)
+  end
+  return notes
+end
+
+local asides = {
+  Para = lift_asides,
+  Plain = lift_asides,
+  Div = function(div)
+    if div.classes:includes("column-margin") or div.classes:includes("aside") then
+      return aside_blocks(div.content)
+    end
+  end,
+}
+
+------------------------------------------------------------------------------------------------
+-- Notes pages
+
+local function notes_question(div)
+  if stringify(div.content) ~= "" then
+    return div.content
+  end
+  local chapter = div.attributes["chapter"]
+  if not chapter or not config.notes_prompts_path then
+    fail('a .notes-page div needs the question as content, or chapter="NN" and `notes-prompts:` in the metadata')
+  end
+  local question = load_yaml(config.notes_prompts_path)[chapter]
+  if not question then
+    fail("no notes question for chapter " .. chapter .. " in " .. config.notes_prompts_path)
+  end
+  return { pandoc.Para(question) }
+end
+
+local function notes_page(div)
+  local body = pandoc.List({ pandoc.Para({ pandoc.Strong({ pandoc.Str(NOTES_TITLE) }) }) })
+  body:extend(notes_question(div))
+  local out = pandoc.List({ pandoc.RawBlock("typst", "#notes-page[") })
+  out:insert(pandoc.Div(body, pandoc.Attr(div.identifier, { "notes-page" })))
+  out:insert(pandoc.RawBlock("typst", "]"))
+  return out
+end
+
+------------------------------------------------------------------------------------------------
+-- Reading lists
+
+local function load_reading_lists()
+  if not config.reading_lists_path then
+    fail("a .reading-list div needs `reading-lists:` (path of the grouping data) in the metadata")
+  end
+  return load_yaml(config.reading_lists_path)
+end
+
+local function formatted_entries(keys)
+  -- Let citeproc format the entries with the book's own bibliography and style, so a reading list
+  -- looks exactly like the bibliography chapter.
+  local meta = pandoc.Meta({})
+  for _, field in ipairs({ "bibliography", "csl", "lang", "references", "citation-style" }) do
+    if config.meta[field] then
+      meta[field] = config.meta[field]
+    end
+  end
+  local citations = pandoc.List()
+  for _, key in ipairs(keys) do
+    citations:insert(pandoc.Citation(key, "NormalCitation"))
+  end
+  meta.nocite = pandoc.MetaInlines({ pandoc.Cite({ pandoc.Str("") }, citations) })
+  local result = pandoc.utils.citeproc(pandoc.Pandoc({}, meta))
+  local entries = {}
+  result.blocks:walk({
+    Div = function(div)
+      local key = div.identifier:match("^ref%-(.+)$")
+      if key then
+        entries[key] = div.content
+      end
+    end,
+  })
+  return entries
+end
+
+local function reading_list(div)
+  local chapter = div.attributes["chapter"]
+  if not chapter or chapter == "" then
+    fail('a .reading-list div needs a chapter attribute, e.g. chapter="03"')
+  end
+  local lists = load_reading_lists()
+  local topics = lists[chapter]
+  if not topics then
+    fail("no reading list for chapter " .. chapter .. " in " .. config.reading_lists_path)
+  end
+  local out = pandoc.List({
+    pandoc.Header(2, { pandoc.Str(READING_TITLE) }, pandoc.Attr("", { "unnumbered", "unlisted", "reading-list-title" })),
+  })
+  for _, topic in ipairs(topics) do
+    local keys = {}
+    for _, key in ipairs(topic.keys or {}) do
+      table.insert(keys, stringify(key))
+    end
+    if #keys == 0 then
+      fail("reading list of chapter " .. chapter .. " has a topic without keys")
+    end
+    local entries = formatted_entries(keys)
+    local items = pandoc.List()
+    for _, key in ipairs(keys) do
+      if not entries[key] then
+        fail("reading list of chapter " .. chapter .. ": key '" .. key .. "' is not in the bibliography")
+      end
+      items:insert(entries[key])
+    end
+    out:insert(pandoc.Header(3, topic.topic, pandoc.Attr("", { "unnumbered", "unlisted", "reading-list-topic" })))
+    out:insert(pandoc.BulletList(items))
+  end
+  return { pandoc.Div(out, pandoc.Attr(div.identifier, { "reading-list" }, { chapter = chapter })) }
+end
+
+------------------------------------------------------------------------------------------------
+-- Numbering: sections, figures, tables
+
+local counters = { fig = { last = 0, used = {} }, tbl = { last = 0, used = {} } }
+local sections = { 0, 0, 0 }
+local chapter_colour = nil
+
+local function take_number(kind, id)
+  local c = counters[kind]
+  local explicit = id and id:match("^" .. kind .. "%-%a+%-(%d+)$")
+  local n = explicit and tonumber(explicit) or (c.last + 1)
+  if c.used[n] then
+    fail(string.format("%s %d is numbered twice (second time by '%s')", config.prefix[kind], n, id or "?"))
+  end
+  c.used[n] = true
+  c.last = n
+  return n
+end
+
+local function register(id, kind, text)
+  if id == nil or id == "" then
+    return
+  end
+  if labels[id] then
+    fail("label '" .. id .. "' is defined twice")
+  end
+  labels[id] = { kind = kind, text = text }
+end
+
+local function prefix_caption(caption, label_text)
+  -- caption.long is a list of blocks; prepend "Abb. 16: " to the first one
+  local lead = { pandoc.Str(label_text .. ":"), pandoc.Space() }
+  if #caption.long == 0 then
+    caption.long = { pandoc.Plain(lead) }
+  else
+    local first = caption.long[1]
+    if first.content then
+      local inlines = pandoc.List(lead)
+      inlines:extend(first.content)
+      first.content = inlines
+    else
+      table.insert(caption.long, 1, pandoc.Plain(lead))
+    end
+  end
+  return caption
+end
+
+local function number_figure(fig, kind)
+  local n = take_number(kind, fig.identifier)
+  local text = config.prefix[kind] .. NBSP .. tostring(n)
+  register(fig.identifier, kind, text)
+  fig.caption = prefix_caption(fig.caption, text)
+  return fig
+end
+
+local function fix_image_alt(img)
+  local alt = img.attributes["fig-alt"]
+  if alt then
+    img.caption = pandoc.Inlines({ pandoc.Str(alt) })
+    img.attributes["fig-alt"] = nil
+  end
+  if stringify(img.caption) == "" then
+    fail("image '" .. img.src .. "' has no alt text (add a caption or fig-alt)")
+  end
+  return img
+end
+
+local function colour_of(name)
+  local colour = config.colours[name]
+  if not colour then
+    fail("unknown block colour '" .. name .. "' (known: see block-colours in _quarto.yml)")
+  end
+  return colour
+end
+
+local function number_header(h)
+  local blocks = pandoc.List()
+  local numbered = not (h.classes:includes("unnumbered") or h.classes:includes("unlisted"))
+  if h.level <= 3 and numbered then
+    sections[h.level] = sections[h.level] + 1
+    for l = h.level + 1, 3 do
+      sections[l] = 0
+    end
+    local parts = {}
+    for l = 1, h.level do
+      table.insert(parts, tostring(sections[l]))
+    end
+    local number = table.concat(parts, ".")
+    h.attributes["number"] = number
+    local content = pandoc.List({ pandoc.Span({ pandoc.Str(number) }, pandoc.Attr("", { "header-section-number" })), pandoc.Space() })
+    content:extend(h.content)
+    register(h.identifier:match("^sec%-") and h.identifier or nil, "sec", config.prefix.sec .. NBSP .. number)
+    h.content = content
+  elseif h.identifier:match("^sec%-") then
+    register(h.identifier, "sec", stringify(h.content))
+  end
+
+  local own = h.attributes["block"]
+  local colour
+  if own then
+    colour = colour_of(own)
+    h.classes:insert("block-" .. own)
+    h.attributes["block"] = nil
+    h.attributes["style"] = "--accent: " .. colour
+  end
+  if h.level == 1 then
+    chapter_colour = colour
+  end
+  colour = colour or (h.level > 1 and chapter_colour) or nil
+  local typst_colour = colour and ('rgb("' .. colour .. '")') or "none"
+  blocks:insert(pandoc.RawBlock("typst", "#accent.update(" .. typst_colour .. ")"))
+  blocks:insert(h)
+  return blocks
+end
+
+local function numbering_pass(doc)
+  return doc:walk({
+    traverse = "topdown",
+    Header = number_header,
+    Figure = function(fig)
+      local kind = fig.identifier:match("^tbl%-") and "tbl" or "fig"
+      return number_figure(fig, kind)
+    end,
+    Div = function(div)
+      track_chapter(div)
+      if div.identifier:match("^tbl%-") then
+        local tables = 0
+        div = div:walk({
+          Table = function(tbl)
+            tables = tables + 1
+            local n = take_number("tbl", div.identifier)
+            local text = config.prefix.tbl .. NBSP .. tostring(n)
+            register(div.identifier, "tbl", text)
+            tbl.caption = prefix_caption(tbl.caption, text)
+            return tbl
+          end,
+        })
+        if tables ~= 1 then
+          fail("div '" .. div.identifier .. "' has a tbl- label and " .. tables .. " tables (needs exactly one)")
+        end
+        -- stop here: the walk above already numbered the table inside
+        return div, false
+      end
+    end,
+    Table = function(tbl)
+      return number_figure(tbl, "tbl")
+    end,
+    Image = fix_image_alt,
+  })
+end
+
+------------------------------------------------------------------------------------------------
+-- Cross-references
+
+local function is_crossref(id)
+  return id:match("^fig%-") or id:match("^tbl%-") or id:match("^sec%-")
+end
+
+local crossrefs = {
+  Cite = function(cite)
+    local refs, others = 0, 0
+    for _, c in ipairs(cite.citations) do
+      if is_crossref(c.id) then
+        refs = refs + 1
+      else
+        others = others + 1
+      end
+    end
+    if refs == 0 then
+      return nil
+    end
+    if others > 0 then
+      fail("citation mixes cross-references and literature: " .. stringify(cite.content))
+    end
+    local out = pandoc.List()
+    for i, c in ipairs(cite.citations) do
+      local target = labels[c.id]
+      if not target then
+        fail("unresolved cross-reference @" .. c.id)
+      end
+      if i > 1 then
+        out:extend({ pandoc.Str(","), pandoc.Space() })
+      end
+      out:extend(c.prefix)
+      out:insert(pandoc.Link({ pandoc.Str(target.text) }, "#" .. c.id, "", pandoc.Attr("", { "xref" })))
+      out:extend(c.suffix)
+    end
+    return out
+  end,
+}
+
+------------------------------------------------------------------------------------------------
+
+function Pandoc(doc)
+  read_meta(doc.meta)
+  doc = doc:walk({ traverse = "topdown", Div = function(div)
+    track_chapter(div)
+    -- `false`: the generated blocks need no second look
+    if div.classes:includes("notes-page") then
+      return notes_page(div), false
+    elseif div.classes:includes("reading-list") then
+      return reading_list(div), false
+    end
+  end })
+  current_source = nil
+  doc = doc:walk(asides)
+  current_source = nil
+  doc = numbering_pass(doc)
+  current_source = nil
+  crossrefs.traverse = "topdown"
+  crossrefs.Div = track_chapter
+  doc = doc:walk(crossrefs)
+  return doc
+end

@@ -1,0 +1,365 @@
+"""Tests of the house style and chart functions in clusterkrise.plots."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.colors as mcolors  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from clusterkrise import plots  # noqa: E402
+
+ITEMS = ["C1_01", "C1_02", "C1_03", "C1_04"]
+LABELS = [
+    "Liquidität / Rücklagen",
+    "Quarantänemaßnahmen",
+    "Ein Katastrophenschutzplan für den Ernstfall, der im Unternehmen abgestimmt ist",
+    "Digitale Kommunikation",
+]
+
+
+@pytest.fixture
+def summary() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({
+        "item": ITEMS, "item_label": LABELS, "n": [90, 88, 91, 87],
+        "mean": rng.uniform(3, 8, 4), "median": [5, 6, 4, 7], "sd": rng.uniform(1, 3, 4),
+    })
+
+
+@pytest.fixture
+def utest(summary) -> pd.DataFrame:
+    table = pd.DataFrame({
+        "item": ITEMS, "item_label": LABELS, "grouping": "betroffenheit",
+        "group_1": "gering betroffen", "group_2": "stark getroffen",
+        "mean_1": summary["mean"] + 0.6, "mean_2": summary["mean"] - 0.5,
+        "share_1": [0.7, 0.4, 0.55, 0.9], "share_2": [0.3, 0.35, 0.2, 0.85],
+        "p": [0.02, 0.40, 0.07, np.nan],
+        "reason": ["", "", "", "group too small"],
+    })
+    table["significant"] = table["p"] <= 0.10
+    table.attrs["alpha"] = 0.10
+    return table
+
+
+def _distribution(values, items=ITEMS[:3], seed=3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for item, label in zip(items, LABELS):
+        for value, share in zip(values, rng.dirichlet(np.ones(len(values)))):
+            rows.append({"item": item, "item_label": label, "value": value,
+                         "label": f"Stufe {value}", "n": 100, "share": share})
+    return pd.DataFrame(rows)
+
+
+def _texts(fig: Figure) -> list[str]:
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def _hex(colour) -> str:
+    return mcolors.to_hex(colour)
+
+
+# --- German number formatting ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("share", "decimals", "expected"), [
+    (0.41, 0, "41 %"),
+    (0.415, 1, "41,5 %"),
+    (1.0, 0, "100 %"),
+    (0.0, 0, "0 %"),
+])
+def test_format_percent_is_german(share, decimals, expected):
+    assert plots.format_percent(share, decimals) == expected
+
+
+def test_format_number_uses_decimal_comma_thousands_dot_and_minus():
+    assert plots.format_number(4.25, 2) == "4,25"
+    assert plots.format_number(12345.5, 1) == "12.345,5"
+    assert plots.format_number(-1.5, 1) == "\u22121,5"
+    assert plots.format_number(-0.001, 1) == "0,0"
+
+
+def test_tick_labels_of_share_chart_are_german_percent(utest):
+    fig = plots.grouped_bars(utest, value="share", colour="groups")
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert "40 %" in ticks
+    assert all(t.endswith(" %") and "." not in t for t in ticks)
+    # bar labels of the shares in percent: share_1 of the first item is 0.7
+    assert " 70 %" in _texts(fig)
+
+
+def test_german_formatter_picks_decimals_from_the_ticks():
+    assert plots.GermanFormatter().format_ticks([0, 0.5, 1.0]) == ["0,0", "0,5", "1,0"]
+    assert plots.GermanFormatter().format_ticks([-2, 0, 2]) == ["\u22122", "0", "2"]
+    assert plots.GermanFormatter(percent=True).format_ticks([0, 0.25, 0.5]) == ["0 %", "25 %", "50 %"]
+    assert plots.GermanFormatter(percent=True, absolute=True).format_ticks([-0.2, 0, 0.2]) == [
+        "20 %", "0 %", "20 %"]
+
+
+def test_mean_bar_labels_use_decimal_comma(utest):
+    fig = plots.grouped_bars(utest, value="mean", colour="ch07")
+    expected = " " + f"{utest['mean_1'].iloc[0]:.1f}".replace(".", ",")
+    assert expected in _texts(fig)
+
+
+# --- significance colouring ---------------------------------------------------------------------
+
+
+def test_grouped_bars_grey_out_non_significant_rows(utest):
+    fig = plots.grouped_bars(utest, value="mean", colour="ch08")
+    ax = fig.axes[0]
+    light, dark = plots.BLOCK_SHADES["ch08"]
+    grey_light, grey_dark = plots.BLOCK_SHADES["grey"]
+    group_1 = [p for p in ax.patches if p.get_gid() == "group_1"]
+    group_2 = [p for p in ax.patches if p.get_gid() == "group_2"]
+    expected = utest["significant"].tolist()
+    assert len(group_1) == len(group_2) == len(utest)
+    assert expected == [True, False, True, False]  # NaN p of the last row counts as not significant
+    for bar1, bar2, sig in zip(group_1, group_2, expected):
+        assert _hex(bar1.get_facecolor()) == _hex(light if sig else grey_light)
+        assert _hex(bar2.get_facecolor()) == _hex(dark if sig else grey_dark)
+
+
+def test_dot_plot_group_markers_grey_when_not_significant(summary, utest):
+    fig = plots.dot_plot_means(summary, utest=utest, colour="ch07", xlim=(1, 10))
+    ax = fig.axes[0]
+    dark = plots.BLOCK_SHADES["ch07"][1]
+    grey_dark = plots.BLOCK_SHADES["grey"][1]
+    for i, sig in enumerate(utest["significant"]):
+        marker = [c for c in ax.collections
+                  if isinstance(c, PathCollection) and c.get_gid() == f"group2-{i}"][0]
+        assert _hex(marker.get_facecolor()[0]) == _hex(dark if sig else grey_dark)
+
+
+def test_legend_states_alpha_of_table(summary, utest):
+    fig = plots.dot_plot_means(summary, utest=utest, colour="ch07")
+    assert "nicht signifikant (p > 0,10)" in _texts(fig)
+    other = utest.assign(significant=utest["p"] <= 0.05)
+    other.attrs["alpha"] = 0.05
+    assert "nicht signifikant (p > 0,05)" in _texts(plots.grouped_bars(other))
+
+
+def test_several_groupings_are_refused(utest):
+    two = pd.concat([utest, utest.assign(grouping="geschlecht")], ignore_index=True)
+    with pytest.raises(ValueError, match="several groupings"):
+        plots.grouped_bars(two)
+
+
+def test_missing_columns_are_named(utest):
+    with pytest.raises(ValueError, match="share_1"):
+        plots.grouped_bars(utest.drop(columns=["share_1"]), value="share")
+
+
+def test_shares_given_in_percent_are_refused():
+    bad = pd.DataFrame({"item": ["a", "b"], "share": [41.0, 12.0]})
+    with pytest.raises(ValueError, match="fractions between 0 and 1"):
+        plots.yes_no_bars(bad)
+
+
+def test_unknown_colour_is_refused(summary):
+    with pytest.raises(ValueError, match="unknown colour"):
+        plots.dot_plot_means(summary, colour="ch99")
+
+
+# --- chart content ------------------------------------------------------------------------------
+
+
+def test_yes_no_bars_sorted_descending_with_percent_labels():
+    table = pd.DataFrame({"item": ITEMS, "item_label": LABELS, "share": [0.2, 0.9, 0.55, 0.41]})
+    fig = plots.yes_no_bars(table, colour="ch08")
+    ax = fig.axes[0]
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == sorted(widths, reverse=True)
+    assert " 41 %" in _texts(fig)
+    assert ax.get_yticklabels()[0].get_text() == LABELS[1]
+
+
+def test_long_labels_are_wrapped(summary):
+    fig = plots.dot_plot_means(summary, colour="ch09")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "\n" in labels[2]
+    assert all(len(line) <= 42 for label in labels for line in label.split("\n"))
+
+
+def test_diverging_bars_place_negative_left_and_special_separately():
+    values = [-2, -1, 0, 1, 2, 99]
+    table = _distribution(values)
+    fig = plots.diverging_bars(table, scale={-2: "a", -1: "b", 0: "c", 1: "d", 2: "e"},
+                               colour="ch07")
+    main, special = fig.axes
+    first = table[table["item"] == ITEMS[0]].set_index("value")["share"]
+    row0 = [p for p in main.patches if abs(p.get_y() + p.get_height() / 2) < 1e-9]
+    by_colour = {_hex(p.get_facecolor()): p for p in row0}
+    grey_dark = plots.BLOCK_SHADES["grey"][1]
+    strong_negative = by_colour[_hex(grey_dark)]
+    assert strong_negative.get_x() + strong_negative.get_width() <= 1e-9  # left of zero
+    assert strong_negative.get_width() == pytest.approx(first[-2])
+    right = [p for p in row0 if p.get_x() >= -1e-9]
+    assert sum(p.get_width() for p in right) == pytest.approx(first[1] + first[2])
+    middle = [p for p in row0 if p.get_x() < 0 < p.get_x() + p.get_width()]
+    assert len(middle) == 1 and middle[0].get_x() == pytest.approx(-first[0] / 2)
+    assert max(p.get_x() + p.get_width() for p in row0) == pytest.approx(
+        first[0] / 2 + first[1] + first[2])
+    assert special.patches[0].get_width() == pytest.approx(first[99])
+    assert special.get_title() == "Stufe 99"
+
+
+def test_stacked_bars_fill_to_the_item_total_and_reject_over_one():
+    table = _distribution([1, 2, 3])
+    fig = plots.stacked_share_bars(table, categories={1: "online", 2: "hybrid", 3: "offline"},
+                                   colour="ch09")
+    row0 = [p for p in fig.axes[0].patches if abs(p.get_y() + p.get_height() / 2) < 1e-9]
+    assert max(p.get_x() + p.get_width() for p in row0) == pytest.approx(1.0)
+    assert {"online", "hybrid", "offline"} <= set(_texts(fig))
+    doubled = pd.concat([table, table.assign(value=table["value"] + 10)])
+    with pytest.raises(ValueError, match="add up to more than 1"):
+        plots.stacked_share_bars(doubled, categories=[1, 2, 3, 11, 12, 13])
+
+
+def test_distribution_grid_has_one_panel_per_item():
+    table = _distribution(list(range(1, 11)), items=ITEMS)
+    fig = plots.distribution_grid(table, scale_min=1, scale_max=10, colour="ch07", ncols=3)
+    visible = [ax for ax in fig.axes if ax.axison]
+    assert len(visible) == len(ITEMS)
+    assert all(len(ax.patches) == 10 for ax in visible)
+
+
+# --- empty input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call", [
+    lambda e: plots.dot_plot_means(e, colour="ch07"),
+    lambda e: plots.grouped_bars(e),
+    lambda e: plots.diverging_bars(e),
+    lambda e: plots.stacked_share_bars(e),
+    lambda e: plots.yes_no_bars(e),
+    lambda e: plots.share_bars(e),
+    lambda e: plots.distribution_grid(e),
+    lambda e: plots.word_cloud([]),
+])
+def test_empty_input_gives_keine_daten(call):
+    fig = call(pd.DataFrame())
+    assert isinstance(fig, Figure)
+    assert plots.NO_DATA_TEXT in _texts(fig)
+
+
+def test_all_nan_means_give_keine_daten(summary):
+    fig = plots.dot_plot_means(summary.assign(mean=np.nan), colour="ch07")
+    assert plots.NO_DATA_TEXT in _texts(fig)
+
+
+def test_only_stop_words_give_keine_daten():
+    fig = plots.word_cloud(["und die der", "oder aber"])
+    assert plots.NO_DATA_TEXT in _texts(fig)
+
+
+# --- files and determinism ----------------------------------------------------------------------
+
+
+def test_house_font_is_matplotlibs_own():
+    assert plots._font_in_use() == plots.house_font_path()
+    assert plots.house_font_path().is_file()
+
+
+def test_save_figure_is_byte_identical(tmp_path, summary, utest):
+    outputs = []
+    for run in ("a", "b"):
+        fig = plots.dot_plot_means(summary, utest=utest, colour="ch07", xlim=(1, 10))
+        outputs.append(plots.save_figure(fig, tmp_path / run / "abb-20",
+                                         alt_text="Mittelwerte je Item"))
+    (svg_a, png_a), (svg_b, png_b) = outputs
+    assert svg_a.suffix == ".svg" and png_a.suffix == ".png"
+    assert svg_a.read_bytes() == svg_b.read_bytes()
+    assert png_a.read_bytes() == png_b.read_bytes()
+    svg_text = svg_a.read_text(encoding="utf-8")
+    assert "<dc:date>" not in svg_text
+    assert "Mittelwerte je Item" in svg_text
+    assert b"Software" not in png_a.read_bytes()
+    # different data must give a different file, or the identity check above proves nothing
+    fig = plots.dot_plot_means(summary.assign(mean=summary["mean"] + 0.5), colour="ch07")
+    svg_c, _ = plots.save_figure(fig, tmp_path / "c" / "abb-20", alt_text="Mittelwerte je Item")
+    assert svg_c.read_bytes() != svg_a.read_bytes()
+
+
+def test_png_size_fits_a4_column(tmp_path, summary):
+    from PIL import Image
+
+    _, png = plots.save_figure(plots.dot_plot_means(summary, colour="ch08"), tmp_path / "x",
+                               alt_text="Test")
+    width_px = Image.open(png).size[0]
+    assert width_px / 200 * 2.54 == pytest.approx(16, abs=0.1)
+
+
+def test_save_figure_requires_alt_text(tmp_path, summary):
+    with pytest.raises(ValueError, match="alt_text"):
+        plots.save_figure(plots.dot_plot_means(summary, colour="ch07"), tmp_path / "x", alt_text=" ")
+
+
+def test_word_cloud_is_deterministic(tmp_path):
+    texts = ["Ausfall der Messen und Events", "Umsatzeinbußen bei den Mitgliedern",
+             "Unsicherheit für die Zukunft", "Messen fehlen, Vertrieb wird digital"] * 3
+    files = [plots.save_figure(plots.word_cloud(texts, colour="ch07"), tmp_path / run / "abb-21",
+                               alt_text="Wortwolke")
+             for run in ("a", "b")]
+    assert files[0][0].read_bytes() == files[1][0].read_bytes()
+    assert files[0][1].read_bytes() == files[1][1].read_bytes()
+    other = plots.save_figure(plots.word_cloud(texts, colour="ch07", random_state=1),
+                              tmp_path / "c" / "abb-21", alt_text="Wortwolke")
+    assert other[1].read_bytes() != files[0][1].read_bytes()
+
+
+def test_word_cloud_accepts_frequencies():
+    fig = plots.word_cloud({"Messen": 12, "Liquidität": 5, "Homeoffice": 3}, colour="ch08")
+    assert plots.NO_DATA_TEXT not in _texts(fig)
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape[:2] == (760, 1600)
+    with pytest.raises(ValueError, match="negative"):
+        plots.word_cloud({"Messen": -1})
+
+
+def test_alpha_given_must_match_the_table(utest):
+    plain = utest.copy()
+    plain.attrs = {}
+    assert "nicht signifikant" in _texts(plots.grouped_bars(plain))
+    with pytest.raises(ValueError, match="does not match the column 'significant'"):
+        plots.grouped_bars(plain, alpha=0.05)  # item C1_03 has p = 0.07
+
+
+# --- the tables of the sibling modules ----------------------------------------------------------
+
+
+def test_charts_accept_tables_of_descriptives_and_utests(tmp_path):
+    from clusterkrise import descriptives, utests
+
+    rng = np.random.default_rng(11)
+    n = 60
+    data = pd.DataFrame({item: rng.integers(1, 11, n).astype(float) for item in ITEMS})
+    data["C1_01"] += np.where(np.arange(n) < n // 2, 3, 0)  # a real difference for one item
+    data["C1_01"] = data["C1_01"].clip(upper=10)
+    data["D_yes"] = rng.integers(0, 2, n).astype(float)
+    group = pd.Series(pd.Categorical(np.where(np.arange(n) < n // 2, "gering", "stark"),
+                                     categories=["gering", "stark"], ordered=True))
+    labels = dict(zip(ITEMS, LABELS))
+    summary = descriptives.describe_items(data, ITEMS, item_labels=labels)
+    table = utests.compare_groups(data, ITEMS, {"betroffenheit": group}, alpha=0.10,
+                                  item_labels=labels)
+    fig = plots.dot_plot_means(summary, utest=table, colour="ch07", xlim=(1, 10), alpha=0.10)
+    marker = [c for c in fig.axes[0].collections if c.get_gid() == "group2-0"][0]
+    assert bool(table.loc[0, "significant"])
+    assert _hex(marker.get_facecolor()[0]) == _hex(plots.BLOCK_SHADES["ch07"][1])
+    dist = descriptives.distribution(data, ITEMS, scale_min=1, scale_max=10, item_labels=labels)
+    grid = plots.distribution_grid(dist, scale_min=1, scale_max=10, colour="ch07")
+    assert sum(len(ax.patches) for ax in grid.axes) == 10 * len(ITEMS)
+    yes = descriptives.yes_shares(data, ["D_yes"])
+    assert plots.NO_DATA_TEXT not in _texts(plots.yes_no_bars(yes, colour="ch08"))
+    svg, png = plots.save_figure(fig, tmp_path / "abb", alt_text="Test")
+    assert svg.stat().st_size > 0 and png.stat().st_size > 0

@@ -1,0 +1,296 @@
+"""Unit tests of the renderer: shortcodes, embedding, the Lua filter, error reporting."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from clusterkrise.render import (
+    FILTER,
+    NotebookEmbedder,
+    RenderError,
+    cell_options,
+    load_variables,
+    render_book,
+    resolve_shortcodes,
+    run_pandoc,
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mini_book"
+EXECUTED = FIXTURE / "executed"
+
+
+# ---------------------------------------------------------------- shortcodes
+
+
+def test_var_shortcode_takes_dotted_keys_and_writes_floats_with_decimal_comma():
+    text = "n = {{< var ch07.n >}}, Anteil {{< var ch07.share >}} %, Name {{<var meta.name>}}"
+    out = resolve_shortcodes(text, source=Path("x.qmd"), variables={"ch07": {"n": 98, "share": 41.5}, "meta": {"name": "A"}})
+    assert out == "n = 98, Anteil 41,5 %, Name A"
+
+
+def test_escaped_shortcode_stays_literal():
+    out = resolve_shortcodes("so: {{{< var a >}}}", source=Path("x.qmd"), variables={})
+    assert out == "so: {{< var a >}}"
+
+
+def test_unknown_variable_names_file_line_and_key():
+    with pytest.raises(RenderError) as err:
+        resolve_shortcodes("a\nb {{< var ch07.missing >}}", source=Path("chapters/07.qmd"), variables={"ch07": {}})
+    assert err.value.step == "shortcodes"
+    assert err.value.file == "chapters/07.qmd:2"
+    assert "ch07.missing" in str(err.value)
+
+
+def test_unknown_shortcode_is_an_error():
+    with pytest.raises(RenderError, match="unknown shortcode 'video'"):
+        resolve_shortcodes("{{< video x.mp4 >}}", source=Path("x.qmd"), variables={})
+
+
+def test_variables_file_is_merged_with_overrides(tmp_path):
+    (tmp_path / "_variables.yml").write_text("ch07:\n  a: 1\n  b: 2\n", encoding="utf-8")
+    merged = load_variables(tmp_path, {"ch07": {"b": 3}, "ch08": {"c": 4}})
+    assert merged == {"ch07": {"a": 1, "b": 3}, "ch08": {"c": 4}}
+
+
+def test_cell_options_are_read_as_yaml():
+    opts = cell_options('#| label: fig-abb-16\n#| fig-cap: "Relevanz: hoch"\nimport x\n#| not: an option')
+    assert opts == {"label": "fig-abb-16", "fig-cap": "Relevanz: hoch"}
+
+
+# ---------------------------------------------------------------- embed
+
+
+def test_embed_figure_writes_the_cell_image_and_keeps_label_caption_alt(tmp_path):
+    embed = NotebookEmbedder(EXECUTED, tmp_path)
+    md = embed("notebooks/fixture.ipynb", "fig-abb-3", Path("chapters/02.qmd"))
+    image = tmp_path / "fig-abb-3.png"
+    assert image.read_bytes().startswith(b"\x89PNG")
+    assert f"(<{image.as_posix()}>)" in md
+    assert "{#fig-abb-3 " in md and "![Testabbildung mit drei Balken]" in md
+    assert 'fig-alt="Balkendiagramm mit drei Balken unterschiedlicher Höhe"' in md
+
+
+def test_embed_table_uses_the_markdown_output(tmp_path):
+    md = NotebookEmbedder(EXECUTED, tmp_path)("fixture.ipynb", "tbl-tab-2", Path("c.qmd"))
+    assert md.strip().startswith("::: {#tbl-tab-2}")
+    assert "| A | 5 |" in md and ": Testtabelle" in md
+
+
+def test_embed_unknown_label_lists_the_labels_found(tmp_path):
+    with pytest.raises(RenderError) as err:
+        NotebookEmbedder(EXECUTED, tmp_path)("fixture.ipynb", "fig-abb-99", Path("c.qmd"))
+    assert err.value.step == "embed"
+    assert err.value.file.endswith("fixture.ipynb")
+    assert "fig-abb-3" in str(err.value) and "tbl-tab-2" in str(err.value)
+
+
+def test_embed_finds_notebooks_below_the_build_root(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(EXECUTED / "fixture.ipynb", tmp_path / "notebooks" / "fixture.ipynb")
+    md = NotebookEmbedder(tmp_path, tmp_path / "media")("notebooks/fixture.ipynb", "fig-abb-3", Path("c.qmd"))
+    assert "{#fig-abb-3 " in md
+
+
+def test_embed_without_executed_notebook_says_so(tmp_path):
+    with pytest.raises(RenderError, match="execute the notebooks first"):
+        NotebookEmbedder(tmp_path, tmp_path)("07-neu.ipynb", "fig-abb-16", Path("c.qmd"))
+
+
+def test_embed_needs_a_caption(tmp_path):
+    nb = json.loads((EXECUTED / "fixture.ipynb").read_text(encoding="utf-8"))
+    nb["cells"][0]["source"] = [line for line in nb["cells"][0]["source"] if "fig-cap" not in line]
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "fixture.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    with pytest.raises(RenderError, match="fig-cap"):
+        NotebookEmbedder(tmp_path / "nb", tmp_path)("fixture.ipynb", "fig-abb-3", Path("c.qmd"))
+
+
+# ---------------------------------------------------------------- Lua filter
+
+
+def run_filter(markdown: str, to: str, tmp_path: Path, **meta: str) -> str:
+    args = ["-f", "markdown", "-t", to, "--wrap=none", "--lua-filter", str(FILTER)]
+    for key, value in meta.items():
+        args += ["-M", f"{key.replace('_', '-')}={value}"]
+    return run_pandoc(args, step="test", file="snippet", stdin=markdown, cwd=tmp_path)
+
+
+def test_notes_page_is_its_own_page_in_typst_and_a_box_in_html(tmp_path):
+    md = "Text.\n\n::: {.notes-page}\nWas nehmen Sie mit?\n:::\n"
+    typ = run_filter(md, "typst", tmp_path)
+    html = run_filter(md, "html5", tmp_path)
+    assert "#notes-page[" in typ and "Was nehmen Sie mit?" in typ
+    assert '<div class="notes-page">' in html and "<strong>Notizen:</strong>" in html
+    assert "#notes-page" not in html
+
+
+def test_notes_page_takes_the_question_from_the_data_file(tmp_path):
+    (tmp_path / "prompts.yaml").write_text('"07": "Welche Frage steht hier?"\n', encoding="utf-8")
+    html = run_filter('::: {.notes-page chapter="07"}\n:::\n', "html5", tmp_path, notes_prompts="prompts.yaml")
+    assert "Welche Frage steht hier?" in html
+    with pytest.raises(RenderError, match="no notes question for chapter 08"):
+        run_filter('::: {.notes-page chapter="08"}\n:::\n', "html5", tmp_path, notes_prompts="prompts.yaml")
+
+
+def test_reading_list_is_built_from_grouping_data_and_bibliography(tmp_path):
+    shutil.copy(FIXTURE / "data" / "refs.bib", tmp_path / "refs.bib")
+    shutil.copy(FIXTURE / "data" / "reading_lists.yaml", tmp_path / "lists.yaml")
+    html = run_filter('::: {.reading-list chapter="02"}\n:::\n', "html5", tmp_path,
+                      reading_lists="lists.yaml", bibliography="refs.bib", lang="de")
+    assert "Weiterführende Literatur" in html and "Zum Testen:" in html
+    # order of the grouping data, not alphabetical: Beta before Alpha
+    assert html.index("Beta, Bernd") < html.index("Alpha, Anna")
+    assert 'href="https://example.org/beta"' in html
+    assert 'id="ref-' not in html  # no ids that would clash with the bibliography chapter
+
+
+def test_reading_list_with_unknown_key_fails(tmp_path):
+    shutil.copy(FIXTURE / "data" / "refs.bib", tmp_path / "refs.bib")
+    (tmp_path / "lists.yaml").write_text('"05":\n  - topic: "Zu X:"\n    keys: [gamma1999]\n', encoding="utf-8")
+    with pytest.raises(RenderError, match="gamma1999"):
+        run_filter('::: {.reading-list chapter="05"}\n:::\n', "html5", tmp_path,
+                   reading_lists="lists.yaml", bibliography="refs.bib")
+
+
+def test_figures_take_the_number_from_the_label_and_count_on(tmp_path):
+    md = (
+        "![Erste](a.png){#fig-abb-16 fig-alt=\"x\"}\n\n![Zweite](b.png){#fig-zwei}\n\n"
+        "Siehe @fig-abb-16 und @fig-zwei.\n"
+    )
+    html = run_filter(md, "html5", tmp_path)
+    assert "<figcaption>Abb.\u00a016: Erste</figcaption>" in html
+    assert "<figcaption>Abb.\u00a017: Zweite</figcaption>" in html
+    assert '<a href="#fig-abb-16" class="xref">Abb.\u00a016</a>' in html
+    assert '<a href="#fig-zwei" class="xref">Abb.\u00a017</a>' in html
+
+
+def test_duplicate_figure_number_fails(tmp_path):
+    md = "![A](a.png){#fig-abb-5}\n\n![B](b.png){#fig-x-5}\n"
+    with pytest.raises(RenderError, match="numbered twice"):
+        run_filter(md, "html5", tmp_path)
+
+
+def test_unresolved_cross_reference_fails_instead_of_printing_question_marks(tmp_path):
+    with pytest.raises(RenderError, match="unresolved cross-reference @fig-abb-40"):
+        run_filter("Siehe @fig-abb-40.\n", "typst", tmp_path)
+
+
+def test_image_without_alt_text_fails(tmp_path):
+    with pytest.raises(RenderError, match="no alt text"):
+        run_filter("Text ![](a.png) mehr\n", "html5", tmp_path)
+
+
+def test_aside_becomes_aside_element_and_typst_margin_note(tmp_path):
+    md = "Ein Satz [am Rand]{.aside} geht weiter.\n"
+    html = run_filter(md, "html5", tmp_path)
+    typ = run_filter(md, "typst", tmp_path)
+    assert '<aside class="margin-note">' in html and "am Rand" in html
+    assert html.index("<aside") < html.index("<p>Ein Satz geht weiter.</p>")
+    assert "#margin-note[" in typ
+
+
+def test_block_colour_sets_class_and_typst_accent(tmp_path):
+    md = '# Kapitel {block="rot"}\n\n## Abschnitt\n'
+    meta = tmp_path / "meta.yaml"
+    meta.write_text('block-colours:\n  rot: "#c0392b"\n', encoding="utf-8")
+    args = ["-f", "markdown", "--metadata-file", str(meta), "--lua-filter", str(FILTER)]
+    html = run_pandoc([*args, "-t", "html5"], step="test", file="snippet", stdin=md, cwd=tmp_path)
+    typ = run_pandoc([*args, "-t", "typst"], step="test", file="snippet", stdin=md, cwd=tmp_path)
+    assert 'class="block-rot"' in html and "--accent: #c0392b" in html
+    # the section under a red chapter is red as well
+    assert typ.count('#accent.update(rgb("#c0392b"))') == 2
+
+
+def test_unknown_block_colour_fails(tmp_path):
+    with pytest.raises(RenderError, match="unknown block colour 'gruen'"):
+        run_filter('# K {block="gruen"}\n', "html5", tmp_path)
+
+
+# ---------------------------------------------------------------- failing steps in render_book
+
+
+def copy_fixture(tmp_path: Path) -> Path:
+    project = tmp_path / "book"
+    shutil.copytree(FIXTURE, project)
+    return project
+
+
+def test_pandoc_failure_names_the_chapter(tmp_path):
+    project = copy_fixture(tmp_path)
+    (project / "chapters" / "02-ergebnisse.qmd").write_text("---\ntitle: [unclosed\n---\n\n# X\n", encoding="utf-8")
+    with pytest.raises(RenderError) as err:
+        render_book(project, tmp_path / "out", formats=("html",), executed_dir=project / "executed")
+    assert err.value.step == "pandoc-parse"
+    assert err.value.file.endswith("chapters/02-ergebnisse.qmd")
+
+
+def test_filter_failure_names_the_chapter(tmp_path):
+    project = copy_fixture(tmp_path)
+    chapter = project / "chapters" / "02-ergebnisse.qmd"
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\nSiehe @tbl-tab-77.\n", encoding="utf-8")
+    with pytest.raises(RenderError) as err:
+        render_book(project, tmp_path / "out", formats=("html",), executed_dir=project / "executed")
+    assert err.value.step == "pandoc-filter"
+    assert err.value.file == "chapters/02-ergebnisse.qmd"
+    assert "@tbl-tab-77" in str(err.value)
+
+
+def test_typst_failure_names_the_generated_typst_file(tmp_path):
+    project = copy_fixture(tmp_path)
+    chapter = project / "chapters" / "02-ergebnisse.qmd"
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n```{=typst}\n#this-function-does-not-exist()\n```\n",
+                       encoding="utf-8")
+    with pytest.raises(RenderError) as err:
+        render_book(project, tmp_path / "out", formats=("pdf",), executed_dir=project / "executed")
+    assert err.value.step == "typst"
+    kept = Path(err.value.file)
+    assert kept.suffix == ".typ" and kept.is_file()
+    assert "this-function-does-not-exist" in kept.read_text(encoding="utf-8")
+    assert "unknown variable" in str(err.value)
+
+
+def test_missing_chapter_file_is_reported(tmp_path):
+    project = copy_fixture(tmp_path)
+    (project / "chapters" / "imprint.qmd").unlink()
+    with pytest.raises(RenderError, match="imprint.qmd"):
+        render_book(project, tmp_path / "out", formats=("html",))
+
+
+# ---------------------------------------------------------------- project data used by the filter
+
+
+def markers(kind: str) -> list[str]:
+    import clusterkrise
+
+    found = []
+    for path in sorted((clusterkrise.PROJECT_ROOT / "chapters").glob("*.qmd")):
+        found += re.findall(r"\{\." + kind + r'\s+chapter="(\d+)"\}', path.read_text(encoding="utf-8"))
+    return found
+
+
+def project_yaml(name: str) -> dict:
+    import clusterkrise
+    import yaml
+
+    return yaml.safe_load((clusterkrise.PROJECT_ROOT / "data" / name).read_text(encoding="utf-8"))
+
+
+def test_every_notes_prompt_is_placed_exactly_once():
+    placed = markers("notes-page")
+    assert sorted(placed) == sorted(project_yaml("notes_prompts.yaml"))
+
+
+def test_every_reading_list_is_placed_exactly_once_and_its_keys_exist():
+    import clusterkrise
+
+    lists = project_yaml("reading_lists.yaml")
+    assert sorted(markers("reading-list")) == sorted(lists)
+    bib = (clusterkrise.PROJECT_ROOT / "data" / "references.bib").read_text(encoding="utf-8")
+    keys = set(re.findall(r"^@\w+\{([^,]+),", bib, re.M))
+    listed = {key for topics in lists.values() for topic in topics for key in topic["keys"]}
+    assert listed - keys == set()
