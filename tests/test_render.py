@@ -294,3 +294,11 @@ def test_every_reading_list_is_placed_exactly_once_and_its_keys_exist():
     keys = set(re.findall(r"^@\w+\{([^,]+),", bib, re.M))
     listed = {key for topics in lists.values() for topic in topics for key in topic["keys"]}
     assert listed - keys == set()
+
+
+def test_callout_keeps_its_title_in_both_formats(tmp_path):
+    text = '::: {.callout-note title="Hinweis zur Datenlage"}\nDie Tabelle ergibt einen anderen Wert.\n:::\n'
+    html = run_filter(text, "html5", tmp_path)
+    assert "<strong>Hinweis zur Datenlage</strong>" in html and 'class="callout callout-note"' in html
+    typst = run_filter(text, "typst", tmp_path)
+    assert "#callout-box[" in typst and "Hinweis zur Datenlage" in typst

@@ -672,10 +672,25 @@ def book_variables(data: pd.DataFrame | None = None, **survey_kwargs) -> dict[st
     seconds = float(recompute(next(f for f in load_facts() if f.id == "median_duration"), survey))
     out["median_duration_minutes"] = str(int(seconds // 60))
     out["median_duration_rest_seconds"] = str(int(round(seconds % 60)))
+    # Derived wordings the prose needs beside the registered facts.
+    cb = survey.codebook
+    age_scale = cb.question("D9").scale
+    age = survey.values("D9_age").dropna()
+    out["abb13_youngest_label"] = age_scale.values[int(age.min())]
+    out["abb13_oldest_label"] = age_scale.values[int(age.max())]
+    out["abb13_largest_bands_labels"] = german_list([age_scale.values[int(v)] for v in sorted(age.value_counts().nlargest(2).index)])
+    a3 = survey.values("A3_companies")
+    high_min = survey.group_params.get("high_min", 80)
+    out["affectedness_at_70"] = german_number(float(((a3 >= 70) & (a3 < high_min)).sum()))
+    table = survey.utest("A4", "affectedness")
+    out["abb20_not_significant"] = german_list(list(table.loc[~table["significant"], "item_label"])) if (~table["significant"]).any() else "keinem Item"
     out["n_cleaned"] = str(len(survey.cleaned))
     out["n_cleaned_out"] = str(len(survey.started) - len(survey.cleaned))
     out["n_facts"] = str(len(load_facts()))
     return {"facts": out, "facts_published": published}
+
+
+MEAN_KINDS = {"item_stat", "item_stat_min"}
 
 
 def _as_text(value: Any, fact: Fact, codebook: Codebook) -> str | None:
@@ -696,5 +711,7 @@ def _as_text(value: Any, fact: Fact, codebook: Codebook) -> str | None:
     if isinstance(value, float):
         if math.isnan(value):
             return None
-        return german_number(value, fact.decimals or 0)
+        # means are printed with one decimal, shares and counts at the study's printed precision
+        default = 1 if fact.kind in MEAN_KINDS else 0
+        return german_number(value, default if fact.decimals is None else fact.decimals)
     return str(value)

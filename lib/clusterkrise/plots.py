@@ -481,7 +481,7 @@ def dot_plot_means(
         ax.xaxis.set_major_formatter(GermanFormatter())
         ax.set_xlabel(xlabel)
         ax.tick_params(axis="y", length=0)
-        fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)))
+        fig.legend(handles=handles, loc="outside lower center", ncol=_legend_columns(handles))
         return fig
 
 
@@ -554,7 +554,7 @@ def grouped_bars(
             Patch(color=dark, label=name_2),
             Patch(color=grey_dark, label=_not_significant_label(_checked_alpha(utest, alpha))),
         ]
-        fig.legend(handles=handles, loc="outside lower center", ncol=3)
+        fig.legend(handles=handles, loc="outside lower center", ncol=_legend_columns(handles))
         return fig
 
 

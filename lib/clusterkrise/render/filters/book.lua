@@ -450,6 +450,29 @@ local crossrefs = {
 
 ------------------------------------------------------------------------------------------------
 
+------------------------------------------------------------------------------------------------
+-- Callouts (Quarto's ::: {.callout-note title="..."}): a framed box with its title in bold, so the
+-- notes on contradictions in the study read the same in both formats.
+
+local function callout(div)
+  local kind
+  for _, cls in ipairs(div.classes) do
+    if cls:match("^callout%-") then
+      kind = cls:gsub("^callout%-", "")
+    end
+  end
+  local body = pandoc.List()
+  local title = div.attributes["title"]
+  if title and title ~= "" then
+    body:insert(pandoc.Para({ pandoc.Strong({ pandoc.Str(title) }) }))
+  end
+  body:extend(div.content)
+  local out = pandoc.List({ pandoc.RawBlock("typst", "#callout-box[") })
+  out:insert(pandoc.Div(body, pandoc.Attr(div.identifier, { "callout", "callout-" .. (kind or "note") })))
+  out:insert(pandoc.RawBlock("typst", "]"))
+  return out
+end
+
 function Pandoc(doc)
   read_meta(doc.meta)
   doc = doc:walk({ traverse = "topdown", Div = function(div)
@@ -459,6 +482,8 @@ function Pandoc(doc)
       return notes_page(div), false
     elseif div.classes:includes("reading-list") then
       return reading_list(div), false
+    elseif div.classes:find_if(function(c) return c:match("^callout%-") end) then
+      return callout(div)
     end
   end })
   current_source = nil

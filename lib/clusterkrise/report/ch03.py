@@ -1,0 +1,217 @@
+"""Chapter 3 (with the figures of chapters 1 and 2): the diagrams Abb. 1, Abb. 2 and Abb. 3.
+
+These figures carry no survey data. Their content comes from ``data/qualitative/`` through
+:mod:`clusterkrise.qualitative`; the layout is ours, because the study's pictures are lost and only
+their words survive. The drawing helpers here (boxes on a ring) are reused by chapter 4 (Abb. 4).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import matplotlib.colors as mcolors
+from matplotlib import dates as mdates
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
+
+from .. import plots, qualitative
+from .context import Context
+
+__all__ = ["STUDY_STEPS", "abb01", "abb02", "abb03", "ring_diagram"]
+
+# The three numbered steps across the top of Abb. 2, each tied to the time-line phase it summarises.
+STUDY_STEPS: tuple[tuple[str, str], ...] = (
+    ("desk_research", "Desk Research"),
+    ("qualitative_forschung", "Expert:inneninterviews"),
+    ("quantitative_forschung", "Onlineumfrage"),
+)
+
+_INK = "#333333"
+_LINE = "#7A7A7A"
+
+
+def _mix(colour: str, other: str, t: float) -> str:
+    """``colour`` moved the fraction ``t`` towards ``other``."""
+    a, b = np.array(mcolors.to_rgb(colour)), np.array(mcolors.to_rgb(other))
+    return mcolors.to_hex(a + (b - a) * t)
+
+
+def _diagram_figure(height_in: float) -> Figure:
+    return Figure(figsize=(plots.FIG_WIDTH_IN, height_in), layout="constrained")
+
+
+def _wrapped(text: str, width: int) -> str:
+    return "\n".join(textwrap.fill(part, width=width, break_long_words=False, subsequent_indent="  "
+                                    if part.startswith("• ") else "") for part in text.split("\n"))
+
+
+def _box(ax, x: float, y: float, w: float, h: float, text: str, *, face: str, edge: str = _LINE,
+         size: float = 8.0, weight: str = "normal", wrap: int = 22) -> None:
+    """A rounded box centred on (x, y) with wrapped text."""
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.012,rounding_size=0.03",
+                                facecolor=face, edgecolor=edge, linewidth=0.8))
+    ax.text(x, y, _wrapped(text, wrap), ha="center", va="center", multialignment="left" if "• " in text
+            else "center", fontsize=size, fontweight=weight, color=_INK)
+
+
+def ring_diagram(centre: str, labels: Sequence[str], *, numbers: Sequence[int] | None = None,
+                 details: Sequence[Sequence[str]] | None = None, colour: str = "grey",
+                 height_in: float = 4.2) -> Figure:
+    """Boxes evenly spaced on an ellipse around a central circle, clockwise from the top right.
+
+    ``numbers`` adds a numbered badge per box; ``details`` adds bullet lines under a box's label.
+    """
+    if not labels:
+        raise ValueError("ring_diagram: no labels to draw")
+    k = len(labels)
+    if numbers is not None and len(numbers) != k:
+        raise ValueError(f"ring_diagram: {len(numbers)} numbers for {k} labels")
+    if details is not None and len(details) != k:
+        raise ValueError(f"ring_diagram: {len(details)} detail lists for {k} labels")
+    light, dark = plots.block_shades(colour)
+    wrap, box_w, line_h = 24, 0.8, 0.075
+    with plots.use_house_style():
+        fig = _diagram_figure(height_in)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        aspect = plots.FIG_WIDTH_IN / height_in
+        ax.set_xlim(-aspect, aspect)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_aspect("equal")
+        radius = 0.3
+        ax.add_patch(Circle((0, 0), radius, facecolor=light, edgecolor=dark, linewidth=1.0))
+        ax.text(0, 0, textwrap.fill(centre, 14), ha="center", va="center", fontsize=8.5,
+                fontweight="bold", color=_INK)
+        rx, ry = aspect - box_w / 2 - 0.05, 0.74
+        for i, label in enumerate(labels):
+            # Half a step past the top, so that no box sits straight above or below the centre.
+            angle = math.pi / 2 - math.pi / k - 2 * math.pi * i / k
+            x, y = rx * math.cos(angle), ry * math.sin(angle)
+            extra = list(details[i]) if details is not None else []
+            text = label + "".join("\n• " + d for d in extra)
+            h = 0.08 + line_h * _wrapped(text, wrap).count("\n") + line_h
+            edge_x = x - math.copysign(box_w / 2, x) if abs(x) > box_w / 2 else x
+            edge_y = y if abs(x) > box_w / 2 else y - math.copysign(h / 2, y)
+            ax.plot([radius * math.cos(angle), edge_x], [radius * math.sin(angle), edge_y],
+                    color=_LINE, lw=0.8, zorder=0)
+            _box(ax, x, y, box_w, h, text, face="white", edge=dark, size=7.5, wrap=wrap)
+            if numbers is not None:
+                bx, by = x - box_w / 2, y + h / 2
+                ax.add_patch(Circle((bx, by), 0.06, facecolor=dark, edgecolor="white", zorder=5))
+                ax.text(bx, by, str(numbers[i]), ha="center", va="center", fontsize=7.5,
+                        fontweight="bold", color="white", zorder=6)
+        return fig
+
+
+def abb01(ctx: Context) -> None:
+    """Abb. 1: the added values of clusters after Ketels (2020) around the central notion."""
+    values = qualitative.load_ketels()
+    fig = ring_diagram("Mehrwerte regionaler Cluster", values["label"].tolist(), colour="grey")
+    ctx.value("ketels_n_added_values", len(values))
+    ctx.figure(1, fig, values.assign(reference=values.attrs.get("reference", "")),
+               alt="Sechs Kästen rund um einen Kreis mit der Aufschrift Mehrwerte regionaler Cluster: "
+                   + ", ".join(values["label"]) + ".")
+
+
+def _month_label(ts: pd.Timestamp) -> str:
+    return f"{ts.month:02d}/{ts.year}"
+
+
+def abb02(ctx: Context) -> None:
+    """Abb. 2: the three study steps and the time line of the phases as a Gantt chart.
+
+    Each phase is one bar from its first to its last month; steps with their own dates (interviews,
+    invitations, field time) are drawn as dark segments inside their phase's row.
+    """
+    tl = qualitative.load_timeline()
+    phases = tl.drop_duplicates("phase").sort_values("phase_order").reset_index(drop=True)
+    unknown = [key for key, _ in STUDY_STEPS if key not in set(phases["phase"])]
+    if unknown:
+        raise ValueError(f"Abb. 2: study step(s) {unknown} have no phase in the time line")
+    dated = tl.dropna(subset=["step_start"])
+    light, dark = plots.block_shades("grey")
+    with plots.use_house_style():
+        fig = _diagram_figure(3.9)
+        top, ax = fig.subplots(2, 1, height_ratios=[0.9, 3.2])
+        top.set_axis_off()
+        top.set_xlim(0, 3)
+        top.set_ylim(0, 1)
+        for i, (_, label) in enumerate(STUDY_STEPS):
+            _box(top, i + 0.5, 0.5, 0.76, 0.7, f"{i + 1}. {label}", face=light, edge=dark, size=6.8,
+                 weight="bold", wrap=14)
+            if i < len(STUDY_STEPS) - 1:
+                top.add_patch(FancyArrowPatch((i + 0.89, 0.5), (i + 1.11, 0.5), arrowstyle="-|>",
+                                              mutation_scale=10, color=dark))
+        y = np.arange(len(phases))
+        start = mdates.date2num(phases["phase_start"])
+        end = mdates.date2num(phases["phase_end"] + pd.Timedelta(days=1))
+        ax.barh(y, end - start, left=start, height=0.55, color=light, edgecolor=dark, linewidth=0.6)
+        order = dict(zip(phases["phase"], y))
+        for _, step in dated.iterrows():
+            s = mdates.date2num(step["step_start"])
+            e = mdates.date2num(step["step_end"] + pd.Timedelta(days=1))
+            ax.barh(order[step["phase"]], e - s, left=s, height=0.3, color=dark)
+        ax.set_yticks(y, [f"{r.phase_label}\n({_month_label(r.phase_start)}–{_month_label(r.phase_end)})"
+                          for r in phases.itertuples()])
+        ax.set_ylim(len(y) - 0.5, -0.5)
+        ax.xaxis.set_major_locator(mdates.MonthLocator(bymonthday=15))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%m/%Y"))
+        ax.xaxis.set_minor_locator(mdates.MonthLocator())
+        ax.grid(axis="x", which="minor")
+        ax.set_axisbelow(True)
+        ax.tick_params(axis="x", which="major", length=0)
+        ax.tick_params(axis="y", length=0)
+        ax.spines["left"].set_visible(False)
+        fig.legend(handles=[Patch(facecolor=light, edgecolor=dark, label="Phase"),
+                            Patch(color=dark, label="datierter Einzelschritt (Interviews, Einladungen, Feldzeit)")],
+                   loc="outside lower center", ncol=2)
+    first, last = phases["phase_start"].min(), phases["phase_end"].max()
+    ctx.value("study_start", _month_label(first))
+    ctx.value("study_end", _month_label(last))
+    ctx.value("n_phases", len(phases))
+    field = tl.loc[tl["step_key"] == "feldzeit"]
+    if len(field):
+        ctx.value("fieldwork_start", field["step_start"].iloc[0].strftime("%d.%m.%Y"))
+        ctx.value("fieldwork_end", field["step_end"].iloc[0].strftime("%d.%m.%Y"))
+    ctx.figure(2, fig, tl,
+               alt="Oben drei nummerierte Schritte der Studie (" + ", ".join(l for _, l in STUDY_STEPS)
+                   + "), darunter ein Balkendiagramm über die Monate " + _month_label(first) + " bis "
+                   + _month_label(last) + " mit den Phasen " + ", ".join(phases["phase_label"])
+                   + "; dunkle Abschnitte markieren datierte Schritte wie Interviews und Feldzeit.")
+
+
+def abb03(ctx: Context) -> None:
+    """Abb. 3: the three actor levels as nested boxes, innermost level first in the data."""
+    obs = qualitative.load_actor_levels()
+    levels = obs.drop_duplicates("level").sort_values("level_order").reset_index(drop=True)
+    counts = obs.groupby("level", sort=False).size()
+    light, dark = plots.block_shades("grey")
+    k = len(levels)
+    with plots.use_house_style():
+        fig = _diagram_figure(3.4)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        # Outermost first, so inner boxes are drawn on top.
+        for depth in range(k - 1, -1, -1):
+            row = levels.iloc[depth]
+            inset = 0.03 + 0.14 * (k - 1 - depth)
+            w, h = 1 - 2 * inset, 1 - 2 * inset * 0.95
+            tone = _mix(light, "white", 0.25 + 0.6 * (k - 1 - depth) / max(1, k - 1))
+            ax.add_patch(FancyBboxPatch((inset, inset * 0.95), w, h,
+                                        boxstyle="round,pad=0,rounding_size=0.03",
+                                        facecolor=tone, edgecolor=dark, linewidth=0.9))
+            label_y = 0.5 if depth == 0 else inset * 0.95 + h - 0.06
+            ax.text(0.5, label_y, f"{row['level_label']}", ha="center", va="center",
+                    fontsize=9 if depth == 0 else 8.5, fontweight="bold", color=_INK)
+    ctx.value("n_actor_levels", k)
+    for row in levels.itertuples():
+        ctx.value(f"n_observations_{row.level}", int(counts[row.level]))
+    ctx.figure(3, fig, obs,
+               alt="Drei ineinander liegende Rahmen; innen " + levels["level_label"].iloc[0]
+                   + ", darum " + ", dann ".join(levels["level_label"].iloc[1:]) + ".")
