@@ -101,7 +101,8 @@ def serve(socket_path: str, preload: list[str]) -> None:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # Ctrl-C is for the build, which then stops the factory (SIGTERM); dying first would fail every notebook.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     selector = selectors.DefaultSelector()
     selector.register(server, selectors.EVENT_READ, "accept")
     selector.register(wake_r, selectors.EVENT_READ, "signal")

@@ -219,9 +219,13 @@ def markdown_table(df: pd.DataFrame) -> str:
         return str(v).replace("|", "\\|").replace("\n", " ")
 
     cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    body = [[cell(v) for v in row] for row in df.itertuples(index=False)]
+    # Pandoc reads relative column widths from the dashes of a pipe table's separator line once a row
+    # is wider than the page, so the dashes follow the longest text of each column (header words count
+    # less: they wrap, and a long header should not steal the width of a column of short numbers).
+    longest = [max([len(w) for w in c.split()] + [len(r[i]) for r in body] + [3]) for i, c in enumerate(cols)]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("-" * min(n, 120) for n in longest) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
     return "\n".join(lines)
 
 
@@ -233,7 +237,7 @@ def setup_from(namespace: Mapping[str, Any], chapter: str) -> Context:
 def setup(chapter: str, **params: Any) -> Context:
     """Check the parameters, load and clean the data, build the comparison groups, prepare the output folder."""
     from .. import groups as g
-    from ..io import load_survey
+    from ..io import apply_cleaning, load_survey
 
     unknown = set(params) - set(DEFAULTS)
     if unknown:
@@ -245,7 +249,7 @@ def setup(chapter: str, **params: Any) -> Context:
         raise ParameterError(f"Datendatei nicht gefunden: {data_path} (Parameter data_path={p.data_path!r})")
     codebook = load_codebook()
     started = load_survey(data_path, codebook=codebook)
-    data = load_survey(data_path, codebook=codebook, clean=True)
+    data = apply_cleaning(started, codebook)
     groups = g.make_groupings(data, **p.group_params)
     empty = [
         f"{name}: Gruppe '{label}' ist leer"

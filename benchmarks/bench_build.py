@@ -1,0 +1,178 @@
+"""Time the build tool against a naive build, on a scratch copy of the project.
+
+    python benchmarks/bench_build.py [--project DIR] [--fixture] [--jobs N] [--formats html,pdf]
+
+(a) naive: every notebook through the papermill command line, one after another, then one full render;
+(b) clean build with the tool (cache emptied); (c) no-op rebuild; (d) prose-only rebuild (one chapter edited).
+Each step runs in a fresh interpreter, so start-up time counts as it does for a user. The project itself is not
+touched: everything happens in a temporary copy. ``--fixture`` uses the tiny test project (tests/fixtures/build).
+When ``clusterkrise.render`` is not importable, a stand-in renderer that only writes index.html is used and the
+output says so.
+
+Targets: clean <= 10 s and >= 2.5x faster than naive; no-op <= 1 s; prose-only <= 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "_build", "_book", "_book.*", "__pycache__", "*.egg-info", ".pytest_cache")
+TARGETS = {"clean": 10.0, "noop": 1.0, "prose": 3.0}
+MIN_SPEEDUP = 2.5
+
+
+def stand_in_render(project_dir, out_dir, formats=("html", "pdf"), variables=None, executed_dir=None):
+    out = Path(out_dir) / "index.html"
+    out.write_text("<p>stand-in render</p>", encoding="utf-8")
+    return {"html": out}
+
+
+def real_render_available() -> bool:
+    try:
+        from clusterkrise.render import render_book  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _renderer(stand_in: bool):
+    if stand_in:
+        return stand_in_render
+    from clusterkrise.render import render_book
+
+    return render_book
+
+
+def child(argv: list[str]) -> int:
+    """Entry for the timed subprocesses: `--child build ROOT STAND_IN JOBS FORMATS VALIDATE` or `--child render ...`."""
+    step, root, stand_in, jobs, formats, validate = argv
+    render = _renderer(stand_in == "1")
+    from clusterkrise.cli import main
+
+    if step == "build":
+        # The fixture's data file is no survey: its validation is skipped there (the real project validates).
+        loader = None if validate == "1" else (lambda path: None)
+        return main(["-C", root, "build", "--jobs", jobs, "--formats", formats], render=render, loader=loader)
+    root_path = Path(root)
+    out = root_path / "_book"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    from clusterkrise import build as b
+
+    layout = b.Layout(root_path)
+    variables = b.collect_variables(layout)
+    b.write_variables(layout, variables)
+    render(root_path, out, formats=tuple(formats.split(",")), variables=variables, executed_dir=layout.executed)
+    return 0
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{done.stdout}\n{done.stderr}")
+    return seconds
+
+
+def naive_build(root: Path, stand_in: bool, formats: str) -> float:
+    """The baseline: papermill's command line per notebook, sequentially, then one render."""
+    from clusterkrise import build as b
+
+    layout = b.Layout(root)
+    env = {**os.environ, **b._kernel_env(layout)}
+    layout.executed.mkdir(parents=True)
+    start = time.perf_counter()
+    for nb in b.discover_notebooks(layout):
+        cmd = [sys.executable, "-m", "papermill", str(nb.path), str(layout.executed / nb.path.name), "--no-progress-bar"]
+        if "output_dir" in nb.parameters:
+            cmd += ["-p", "output_dir", str(layout.results)]
+        done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"naive: papermill failed on {nb.name}:\n{done.stderr[-3000:]}")
+    if (layout.lib / "facts.py").is_file():  # the book's facts variables, as the build computes them
+        done = subprocess.run([sys.executable, "-c", b.FactsJob.CODE], cwd=root, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"naive: facts failed:\n{done.stderr[-3000:]}")
+        layout.facts_file.write_text(done.stdout, encoding="utf-8")
+    render = [sys.executable, __file__, "--child", "render", str(root), "1" if stand_in else "0", "1", formats, "1"]
+    done = subprocess.run(render, cwd=root, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"naive render failed:\n{done.stdout}\n{done.stderr}")
+    seconds = time.perf_counter() - start
+    for path in (layout.build, layout.book):
+        shutil.rmtree(path, ignore_errors=True)
+    layout.variables_file.unlink(missing_ok=True)
+    return seconds
+
+
+def edit_prose(root: Path) -> Path:
+    chapters = sorted((root / "chapters").glob("*.qmd"))
+    if not chapters:
+        raise SystemExit("no chapters/*.qmd to edit for the prose-only rebuild")
+    chapter = chapters[0]
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\n<!-- bench edit -->\n", encoding="utf-8")
+    return chapter
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return child(sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--project", type=Path, default=REPO)
+    parser.add_argument("--fixture", action="store_true", help="run on tests/fixtures/build instead")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--formats", default="html,pdf")
+    parser.add_argument("--stand-in-render", action="store_true", help="time execution only (no real render)")
+    args = parser.parse_args()
+    source = REPO / "tests" / "fixtures" / "build" if args.fixture else args.project.resolve()
+    stand_in = not real_render_available() or args.fixture or args.stand_in_render
+    with tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
+        root = Path(scratch) / "project"
+        shutil.copytree(source, root, ignore=COPY_IGNORE)
+        if args.fixture:
+            shutil.rmtree(root / "broken", ignore_errors=True)
+        n = len(list((root / "notebooks").glob("[0-9][0-9]-*.ipynb")))
+        print(f"project: {source} ({n} notebooks, jobs {args.jobs}, formats {args.formats})")
+        print("render: " + ("stand-in (writes index.html only)" if stand_in else "clusterkrise.render.render_book"))
+        build = [sys.executable, __file__, "--child", "build", str(root), "1" if stand_in else "0", str(args.jobs), args.formats,
+                 "0" if args.fixture else "1"]
+        times = {"naive": naive_build(root, stand_in, args.formats)}
+        times["clean"] = timed(build, root)
+        times["noop"] = timed(build, root)
+        edit_prose(root)
+        times["prose"] = timed(build, root)
+
+    speedup = times["naive"] / times["clean"] if times["clean"] else float("inf")
+    print(f"\n{'step':<28}{'seconds':>9}  target")
+    rows = [
+        ("(a) naive papermill + render", times["naive"], ""),
+        ("(b) clean build", times["clean"], f"<= {TARGETS['clean']:.0f} s"),
+        ("(c) no-op rebuild", times["noop"], f"<= {TARGETS['noop']:.0f} s"),
+        ("(d) prose-only rebuild", times["prose"], f"<= {TARGETS['prose']:.0f} s"),
+    ]
+    for label, seconds, target in rows:
+        print(f"{label:<28}{seconds:>9.2f}  {target}")
+    print(f"\nnaive / clean = {speedup:.2f}x (target >= {MIN_SPEEDUP}x)")
+    print(f"clean / no-op = {times['clean'] / times['noop']:.1f}x, clean / prose-only = {times['clean'] / times['prose']:.1f}x")
+    verdicts = {
+        "clean": times["clean"] <= TARGETS["clean"],
+        "speedup": speedup >= MIN_SPEEDUP,
+        "noop": times["noop"] <= TARGETS["noop"],
+        "prose": times["prose"] <= TARGETS["prose"],
+    }
+    print("targets: " + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in verdicts.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

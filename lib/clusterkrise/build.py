@@ -1,0 +1,1120 @@
+"""Build pipeline: execute the analysis notebooks (with a content-hash cache), merge their values, render the book.
+
+Layout under the project root (see docs/architecture.md):
+
+``_build/notebooks/<name>.ipynb``  executed notebooks
+``_build/results/<chapter>/``      files the notebooks write into ``output_dir`` (figures, tables, values.json)
+``_build/logs/<step>-<name>.log``  full traceback of the last failure of a step
+``_build/facts.json``              ``facts.book_variables()``: the registry's facts recomputed as book text
+``_build/cache.json``              the cache manifest (content hashes, parsed imports)
+``_variables.yml``                 facts.json and every ``values.json`` (under ``chNN``) merged
+``_book/``                         the rendered book, replaced only after a successful render
+
+The module imports nothing heavy at import time: a no-op rebuild has to finish in well under a second, and
+papermill alone takes about that long to import.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
+
+CACHE_VERSION = 1
+NOTEBOOK_GLOB = "[0-9][0-9]-*.ipynb"
+# Used for SOURCE_DATE_EPOCH when the project is not a git checkout: 2020-01-01T00:00:00Z, the study's year.
+FALLBACK_SOURCE_DATE_EPOCH = 1577836800
+# Parameters the build sets itself; a user value would send results where the build does not look.
+BUILD_OWNED_PARAMETERS = ("output_dir",)
+DEFAULT_FORMATS = ("html", "pdf")
+KNOWN_FORMATS = ("html", "pdf")
+# Top-level folders that never feed the rendered book (or that the build writes itself).
+_RENDER_SKIP_DIRS = {"notebooks", "tests", "benchmarks", "node_modules", "__pycache__"}
+
+RenderFn = Callable[..., Mapping[str, Path]]
+ValidateFn = Callable[[Path], Any]
+
+
+class BuildError(Exception):
+    """A build step failed. ``str(error)`` is the complete message for the user."""
+
+    def __init__(self, step: str, message: str, *, chapter: str | None = None, log: Path | None = None):
+        self.step = step
+        self.chapter = chapter
+        self.log = log
+        self.detail = message
+        self.also: list[BuildError] = []  # further failures of the same run (notebooks run in parallel)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f" in {self.chapter}" if self.chapter else ""
+        text = f"{self.step} failed{where}: {self.detail}"
+        if self.log is not None:
+            text += f"\n  full traceback: {self.log}"
+        return "\n".join([text, *(str(other) for other in self.also)])
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the build reads and writes, relative to one project root."""
+
+    root: Path
+
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def build(self) -> Path:
+        return self.root / "_build"
+
+    @property
+    def executed(self) -> Path:
+        return self.build / "notebooks"
+
+    @property
+    def results(self) -> Path:
+        return self.build / "results"
+
+    @property
+    def staging(self) -> Path:
+        return self.build / ".staging"
+
+    @property
+    def logs(self) -> Path:
+        return self.build / "logs"
+
+    @property
+    def manifest(self) -> Path:
+        return self.build / "cache.json"
+
+    @property
+    def facts_file(self) -> Path:
+        return self.build / "facts.json"
+
+    @property
+    def book(self) -> Path:
+        return self.root / "_book"
+
+    @property
+    def variables_file(self) -> Path:
+        return self.root / "_variables.yml"
+
+    @property
+    def lib(self) -> Path:
+        return self.root / "lib" / "clusterkrise"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder (from ``start`` upwards) holding ``_quarto.yml`` or ``notebooks/``; else the package's."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "_quarto.yml").is_file() or (candidate / "notebooks").is_dir():
+            return candidate
+    from . import PROJECT_ROOT
+
+    return PROJECT_ROOT
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Notebooks and parameters
+
+
+@dataclass
+class Notebook:
+    path: Path
+    parameters: dict[str, Any]  # name -> default value (the literal, or its source text when not a literal)
+    parameters_cell: int | None  # index of the cell tagged "parameters"
+    code: list[str]  # sources of the code cells, for the import scan
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def _cell_source(cell: Mapping[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def _python_only(source: str) -> str:
+    # IPython magics and shell escapes are not Python; blank them so ast can read the rest of the cell.
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def read_notebook(path: Path) -> Notebook:
+    """Read a notebook's parameters cell and code without importing papermill (that import costs ~1 s)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        cells = document["cells"]
+    except (OSError, ValueError, KeyError) as error:
+        raise BuildError("execute", f"cannot read notebook {path}: {error}", chapter=path.stem) from error
+    parameters: dict[str, Any] = {}
+    parameters_cell = None
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            parameters_cell = index
+            try:
+                tree = ast.parse(_python_only(_cell_source(cell)))
+            except SyntaxError as error:
+                raise BuildError(
+                    "execute", f"the parameters cell (cell {index + 1}) is not valid Python: {error}", chapter=path.stem
+                ) from error
+            for node in tree.body:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+                value = getattr(node, "value", None)
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        try:
+                            parameters[target.id] = ast.literal_eval(value) if value is not None else None
+                        except ValueError:
+                            parameters[target.id] = ast.unparse(value)
+            break
+    code = [_cell_source(cell) for cell in cells if cell.get("cell_type") == "code"]
+    return Notebook(path=path, parameters=parameters, parameters_cell=parameters_cell, code=code)
+
+
+def discover_notebooks(layout: Layout) -> list[Notebook]:
+    return [read_notebook(path) for path in sorted(layout.notebooks.glob(NOTEBOOK_GLOB))]
+
+
+def select_notebooks(notebooks: Sequence[Notebook], wanted: Sequence[str]) -> list[Notebook]:
+    """Pick notebooks by name (``07-neue-situation``), file name, path or number prefix (``07``)."""
+    if not wanted:
+        return list(notebooks)
+    chosen: list[Notebook] = []
+    for query in wanted:
+        key = Path(query).name.removesuffix(".ipynb")
+        matches = [nb for nb in notebooks if nb.name == key or nb.name.split("-", 1)[0] == key]
+        if not matches:
+            available = ", ".join(nb.name for nb in notebooks) or "none"
+            raise BuildError("execute", f"no notebook matches {query!r}; available: {available}")
+        chosen.extend(nb for nb in matches if nb not in chosen)
+    return sorted(chosen, key=lambda nb: nb.name)
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``key=value`` -> (key, value); the value is a Python literal when it reads as one (0.05, 3, True), else text."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise BuildError("parameters", f"--param {text!r}: expected key=value with a Python name as key")
+    try:
+        value = ast.literal_eval(raw.strip())
+    except (ValueError, SyntaxError):
+        value = raw.strip()
+    return key, value
+
+
+def route_params(notebooks: Sequence[Notebook], params: Mapping[str, Any], root: Path) -> dict[str, dict[str, Any]]:
+    """Give every notebook the user's parameters that its parameters cell declares.
+
+    A key no notebook declares is an error (most likely a typo that would otherwise change nothing). Relative
+    paths in ``*_path``/``*_dir`` parameters are made absolute from the project root, where the kernels run.
+    """
+    for key in params:
+        if key in BUILD_OWNED_PARAMETERS:
+            raise BuildError("parameters", f"--param {key}: set by the build itself (results go to _build/results)")
+    declared = {name for nb in notebooks for name in nb.parameters}
+    unknown = sorted(set(params) - declared)
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise BuildError(
+            "parameters", f"no notebook declares the parameter(s) {', '.join(unknown)}; declared are: {known}"
+        )
+    resolved = {}
+    for key, value in params.items():
+        if isinstance(value, str) and key.endswith(("_path", "_dir")) and not Path(value).is_absolute():
+            value = str((root / value).resolve())
+        resolved[key] = value
+    return {nb.name: {k: v for k, v in resolved.items() if k in nb.parameters} for nb in notebooks}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Content hashes
+
+
+class Hasher:
+    """sha256 of files, memoised for one build run (data/ is shared by every notebook's key)."""
+
+    def __init__(self, imports: "ImportIndex | None" = None) -> None:
+        self._files: dict[Path, str] = {}
+        self.imports = imports or ImportIndex()
+
+    def file(self, path: Path) -> str:
+        if path not in self._files:
+            with open(path, "rb") as handle:
+                self._files[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+        return self._files[path]
+
+    def tree(self, folder: Path, *, skip_dirs: Iterable[str] = (), base: Path | None = None) -> dict[str, str]:
+        skip = set(skip_dirs) | {"__pycache__"}
+        base = base or folder
+        digests: dict[str, str] = {}
+        if folder.is_file():
+            return {folder.relative_to(base).as_posix(): self.file(folder)}
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = sorted(d for d in dirnames if d not in skip and not d.startswith(".") and not d.endswith(".egg-info"))
+            for filename in sorted(filenames):
+                if filename.endswith((".pyc", ".pyo")):
+                    continue
+                path = Path(dirpath) / filename
+                digests[path.relative_to(base).as_posix()] = self.file(path)
+        return digests
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _module_file(lib: Path, parts: Sequence[str]) -> Path | None:
+    target = lib.joinpath(*parts)
+    for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+ImportRef = tuple[int, str, list[str]]  # (relative level, module, imported names) of one import statement
+
+
+class ImportIndex:
+    """The import statements of a source text, parsed once per distinct text. Parsing the library for every
+    notebook costs seconds; the index is kept in the cache manifest, so a no-op build parses nothing."""
+
+    def __init__(self, stored: Mapping[str, Any] | None = None):
+        self._stored: dict[str, list[ImportRef] | None] = dict(stored or {})
+        self.used: dict[str, list[ImportRef] | None] = {}
+        self.added = False
+
+    def refs(self, source: str) -> list[ImportRef] | None:
+        """None when the text is not Python."""
+        key = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        if key not in self._stored:
+            self._stored[key] = self._parse(source)
+            self.added = True
+        self.used[key] = self._stored[key]
+        return self._stored[key]
+
+    @staticmethod
+    def _parse(source: str) -> list[ImportRef] | None:
+        try:
+            tree = ast.parse(_python_only(source))
+        except SyntaxError:
+            return None
+        refs: list[ImportRef] = []
+        for node in ast.walk(tree):  # imports inside functions count too: the library imports lazily
+            if isinstance(node, ast.Import):
+                refs.extend((0, alias.name, []) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                refs.append((node.level, node.module or "", [alias.name for alias in node.names]))
+        return refs
+
+
+def lib_closure(sources: Iterable[str], lib: Path, index: ImportIndex | None = None) -> set[Path] | None:
+    """The library files the code imports, transitively (package ``__init__`` files included).
+
+    Returns None when some source cannot be parsed: the caller then hashes the whole library, which is safe.
+    """
+    index = index or ImportIndex()
+    package = lib.name
+    found: set[Path] = set()
+    pending: list[tuple[str, list[str]]] = [(src, []) for src in sources]  # (source, package parts of its module)
+
+    def add(parts: Sequence[str]) -> None:
+        for depth in range(0, len(parts) + 1):
+            file = _module_file(lib, parts[:depth])
+            if file is not None and file not in found:
+                found.add(file)
+                package_parts = list(parts[:depth]) if file.name == "__init__.py" else list(parts[: depth - 1])
+                pending.append((file.read_text(encoding="utf-8"), package_parts))
+
+    while pending:
+        source, here = pending.pop()
+        refs = index.refs(source)
+        if refs is None:
+            return None
+        for level, module_name, names in refs:
+            if level:
+                base = here[: len(here) - (level - 1)] if level > 1 else list(here)
+                module = base + (module_name.split(".") if module_name else [])
+            elif module_name.split(".")[0] == package:
+                module = module_name.split(".")[1:]
+            else:
+                continue
+            add(module)
+            for name in names:  # `from clusterkrise import groups` imports a submodule
+                if _module_file(lib, [*module, name]) is not None:
+                    add([*module, name])
+    return found
+
+
+def third_party_imports(sources: Iterable[str], package: str, index: ImportIndex | None = None) -> set[str]:
+    """Absolute imports other than the project's package, e.g. {"pandas", "scipy.stats"} (for warm kernels)."""
+    index = index or ImportIndex()
+    names: set[str] = set()
+    for source in sources:
+        for level, module, _ in index.refs(source) or []:
+            if not level and module:
+                names.add(module)
+    return {name for name in names if name.split(".")[0] not in (package, "__future__")}
+
+
+def preload_modules(notebooks: Iterable[Notebook], lib: Path, index: ImportIndex | None = None) -> list[str]:
+    """What the notebooks import, directly or through the library files they import."""
+    sources: list[str] = []
+    for nb in notebooks:
+        sources.extend(nb.code)
+        closure = lib_closure(nb.code, lib, index) if lib.is_dir() else set()
+        sources.extend(path.read_text(encoding="utf-8") for path in sorted(closure or ()))
+    return sorted(third_party_imports(sources, lib.name, index))
+
+
+def resolve_param_path(value: str, layout: Layout) -> Path:
+    """A path parameter as the notebooks read it: relative to the project root (the kernels' working folder)."""
+    path = Path(value)
+    return path if path.is_absolute() else layout.root / path
+
+
+def notebook_key(nb: Notebook, params: Mapping[str, Any], layout: Layout, hasher: Hasher) -> str:
+    """What a notebook's results depend on: its own text, the library code it imports (plus the library's
+    non-Python files), every file under data/, files named by its parameters, and the parameters."""
+    lib = layout.lib
+    closure = lib_closure(nb.code, lib, hasher.imports) if lib.is_dir() else set()
+    if closure is None:
+        lib_digests = hasher.tree(lib, base=layout.root) if lib.is_dir() else {}
+    else:
+        lib_digests = {p.relative_to(layout.root).as_posix(): hasher.file(p) for p in sorted(closure)}
+        if lib.is_dir():
+            lib_digests.update(
+                {k: v for k, v in hasher.tree(lib, base=layout.root).items() if not k.endswith(".py")}
+            )
+    referenced = {}
+    for key, value in {**nb.parameters, **params}.items():
+        if isinstance(value, str) and key not in BUILD_OWNED_PARAMETERS and value:
+            path = resolve_param_path(value, layout)
+            if path.is_file() and layout.data not in path.resolve().parents:
+                referenced[key] = hasher.file(path)
+    return _digest(
+        {
+            "notebook": hasher.file(nb.path),
+            "lib": lib_digests,
+            "data": hasher.tree(layout.data, base=layout.root) if layout.data.is_dir() else {},
+            "referenced": referenced,
+            "params": params,
+            "python": sys.version_info[:2],
+        }
+    )
+
+
+def render_key(layout: Layout, formats: Sequence[str], hasher: Hasher) -> str:
+    """Everything the book may read: the project tree without notebooks/tests/tooling, plus the build's
+    results and executed notebooks. Generous on purpose: a needless re-render costs seconds, a stale book is wrong."""
+    root = layout.root
+    digests: dict[str, str] = {}
+    for entry in sorted(root.iterdir()):
+        name = entry.name
+        if name.startswith((".", "_book", "_build")) or name in _RENDER_SKIP_DIRS or name.endswith(".egg-info"):
+            continue
+        digests.update(hasher.tree(entry, base=root))
+    for sub in (layout.results, layout.executed):
+        if sub.is_dir():
+            digests.update(hasher.tree(sub, base=root))
+    return _digest({"files": digests, "formats": sorted(formats)})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cache manifest
+
+
+def load_manifest(layout: Layout) -> dict[str, Any]:
+    try:
+        manifest = json.loads(layout.manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"version": CACHE_VERSION, "notebooks": {}, "render": None}
+    if not isinstance(manifest, dict) or manifest.get("version") != CACHE_VERSION:
+        return {"version": CACHE_VERSION, "notebooks": {}, "render": None}
+    manifest.setdefault("notebooks", {})
+    manifest.setdefault("render", None)
+    return manifest
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_manifest(layout: Layout, manifest: Mapping[str, Any]) -> None:
+    _write_atomic(layout.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _cache_hit(entry: Mapping[str, Any] | None, key: str, nb: Notebook, layout: Layout) -> bool:
+    return (
+        entry is not None
+        and entry.get("key") == key
+        and (layout.executed / f"{nb.name}.ipynb").is_file()
+        and all((layout.results / name).exists() for name in entry.get("outputs", []))
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Execution
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def source_date_epoch(root: Path) -> int:
+    """SOURCE_DATE_EPOCH: the caller's value, else the last commit's date, else a fixed constant."""
+    if os.environ.get("SOURCE_DATE_EPOCH", "").isdigit():
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%ct"], capture_output=True, text=True, timeout=10
+        )
+        if out.returncode == 0 and out.stdout.strip().isdigit():
+            return int(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return FALLBACK_SOURCE_DATE_EPOCH
+
+
+def _kernel_env(layout: Layout) -> dict[str, str]:
+    # The project's lib/ comes first so a kernel imports this checkout's library, whatever is installed.
+    pythonpath = os.pathsep.join(p for p in (str(layout.root / "lib"), os.environ.get("PYTHONPATH", "")) if p)
+    return {
+        "PYTHONPATH": pythonpath,
+        "PYTHONHASHSEED": "0",
+        "SOURCE_DATE_EPOCH": str(source_date_epoch(layout.root)),
+    }
+
+
+def _cell_marked_failed(executed: str) -> tuple[int | None, str]:
+    """The cell papermill marked as failed or still running in a partly executed notebook (e.g. the kernel died)."""
+    try:
+        cells = json.loads(Path(executed).read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return None, ""
+    last_started = None
+    for index, cell in enumerate(cells):
+        state = cell.get("metadata", {}).get("papermill", {})
+        if state.get("exception"):
+            return index, _cell_source(cell)
+        if state.get("start_time"):  # papermill marks unreached cells "completed" too, but without a start time
+            last_started = index
+    # A dead kernel leaves no exception mark; the last cell that started is the one it died in.
+    return (last_started, _cell_source(cells[last_started])) if last_started is not None else (None, "")
+
+
+def _execute_one(job: Mapping[str, Any]) -> dict[str, Any]:
+    """Worker: run one notebook with papermill. Returns a plain dict (it crosses a process boundary)."""
+    import papermill
+
+    os.environ.update(job["env"])
+    # Kernels inherit this worker's stderr; their start-up chatter belongs in a log, not in the progress lines.
+    with open(job["stderr_log"], "ab") as log:
+        os.dup2(log.fileno(), 2)
+    start = time.perf_counter()
+    result: dict[str, Any] = {"name": job["name"], "ok": True}
+    try:
+        papermill.execute_notebook(
+            job["input"],
+            job["output"],
+            parameters=job["parameters"],
+            cwd=job["cwd"],
+            progress_bar=False,
+            log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        result.update(
+            ok=False,
+            cell_index=error.cell_index,
+            ename=error.ename,
+            evalue=error.evalue,
+            source=error.source,
+            traceback=_ANSI.sub("", "\n".join(error.traceback or [])),
+        )
+    except Exception as error:  # kernel died, notebook unreadable, ...: still one explained failure
+        index, source = _cell_marked_failed(job["output"])
+        result.update(
+            ok=False, cell_index=index, ename=type(error).__name__, evalue=str(error), source=source,
+            traceback=traceback.format_exc(),
+        )
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def _stored_cell_number(nb: Notebook, executed_index: int, injected: bool) -> int | None:
+    """1-based number of the failing cell in the stored notebook (papermill counts its injected cell too)."""
+    if not injected:
+        return executed_index + 1
+    injected_at = nb.parameters_cell + 1 if nb.parameters_cell is not None else 0
+    if executed_index == injected_at:
+        return None
+    return executed_index + (0 if executed_index < injected_at else -1) + 1
+
+
+def _write_log(layout: Layout, step: str, name: str, text: str) -> Path:
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    path = layout.logs / f"{step}-{name}.log"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _rel(path: Path, root: Path) -> Path:
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path
+
+
+def _execution_failure(layout: Layout, nb: Notebook, result: Mapping[str, Any], injected: bool) -> BuildError:
+    if result.get("cell_index") is not None:
+        number = _stored_cell_number(nb, result["cell_index"], injected)
+        cell = f"cell {number}" if number is not None else "the injected parameters cell"
+    else:
+        cell = "outside a cell (kernel or papermill failure)"
+    first_line = next((line for line in result.get("source", "").splitlines() if line.strip()), "")
+    error = f"{result['ename']}: {result['evalue']}".rstrip(": ")
+    log_text = (
+        f"step: execute\nnotebook: {_rel(nb.path, layout.root)}\nfailing: {cell}\n\n"
+        f"--- cell source ---\n{result.get('source', '')}\n\n--- traceback ---\n{result.get('traceback', '')}\n"
+    )
+    log = _write_log(layout, "execute", nb.name, log_text)
+    where = f"{cell} ({first_line.strip()[:60]})" if first_line else cell
+    return BuildError("execute", f"{where}: {error}", chapter=nb.name, log=_rel(log, layout.root))
+
+
+def _default_validator() -> ValidateFn | None:
+    try:
+        from .io import load_survey
+    except ImportError:  # io.py not written yet: the notebooks will report bad data themselves
+        return None
+    return load_survey
+
+
+def _data_paths(notebooks: Sequence[Notebook], routed: Mapping[str, Mapping[str, Any]], layout: Layout) -> list[Path]:
+    paths = []
+    for nb in notebooks:
+        value = routed[nb.name].get("data_path", nb.parameters.get("data_path"))
+        if isinstance(value, str) and value:
+            path = resolve_param_path(value, layout).resolve()
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def _validate_job(paths: Sequence[str]) -> dict[str, str] | None:
+    """Worker: the project's loader on every data file; None when all are valid (or there is no loader yet)."""
+    validator = _default_validator()
+    if validator is None:
+        return None
+    for path in paths:
+        try:
+            validator(Path(path))
+        except Exception as error:
+            return {"path": path, "error": f"{error}", "traceback": traceback.format_exc()}
+    return None
+
+
+def _validate_data(paths: Sequence[Path], validate: ValidateFn, layout: Layout) -> None:
+    for path in paths:
+        try:
+            validate(path)
+        except Exception as error:
+            log = _write_log(layout, "validate", path.stem, traceback.format_exc())
+            raise BuildError(
+                "validate", f"{_rel(path, layout.root)}: {error}", chapter=None, log=_rel(log, layout.root)
+            ) from error
+        (layout.logs / f"validate-{path.stem}.log").unlink(missing_ok=True)
+
+
+def _commit_outputs(layout: Layout, nb: Notebook, stage: Path, previous: Sequence[str], claimed: dict[str, str]) -> list[str]:
+    """Move a successful run's executed notebook and output files from its staging folder into place."""
+    out_dir = stage / "output"
+    produced = sorted(entry.name for entry in out_dir.iterdir()) if out_dir.is_dir() else []
+    for name in produced:
+        owner = claimed.get(name)
+        if owner is not None and owner != nb.name:
+            raise BuildError(
+                "execute", f"writes _build/results/{name}, which {owner} writes too", chapter=nb.name
+            )
+    layout.results.mkdir(parents=True, exist_ok=True)
+    layout.executed.mkdir(parents=True, exist_ok=True)
+    for name in {*previous, *produced}:
+        target = layout.results / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    for name in produced:
+        os.replace(out_dir / name, layout.results / name)
+        claimed[name] = nb.name
+    os.replace(stage / "notebook.ipynb", layout.executed / f"{nb.name}.ipynb")
+    shutil.rmtree(stage, ignore_errors=True)
+    (layout.logs / f"execute-{nb.name}.log").unlink(missing_ok=True)
+    return produced
+
+
+@dataclass
+class ExecuteReport:
+    executed: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _pool_context():
+    # fork shares the already imported papermill with the workers; spawn would import it again per worker.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+class FactsJob:
+    """``facts.book_variables()`` (the registry's facts recomputed as book text) in a subprocess, so that it runs
+    beside the notebooks and with the project's own lib/; cached like a notebook in ``_build/facts.json``."""
+
+    CODE = (
+        "import json, sys, time\n"
+        "start = time.perf_counter()\n"
+        "from clusterkrise.facts import book_variables\n"
+        "json.dump(book_variables(), sys.stdout, ensure_ascii=False, sort_keys=True)\n"
+        "print(f'seconds={time.perf_counter() - start:.3f}', file=sys.stderr)\n"
+    )
+
+    def __init__(self, layout: Layout, use_cache: bool, hasher: Hasher):
+        self.layout = layout
+        self.process: subprocess.Popen | None = None
+        self.key = None
+        self.cached = False
+        module = layout.lib / "facts.py"
+        if not module.is_file() or "def book_variables" not in module.read_text(encoding="utf-8"):
+            layout.facts_file.unlink(missing_ok=True)  # a project without the facts registry: no stale facts
+            return
+        closure = lib_closure(["from clusterkrise import facts"], layout.lib, hasher.imports)
+        lib = hasher.tree(layout.lib, base=layout.root) if closure is None else {
+            p.relative_to(layout.root).as_posix(): hasher.file(p) for p in sorted(closure)
+        }
+        data = hasher.tree(layout.data, base=layout.root) if layout.data.is_dir() else {}
+        self.key = _digest({"lib": lib, "data": data, "python": sys.version_info[:2]})
+        self.cached = use_cache and load_manifest(layout).get("facts") == self.key and layout.facts_file.is_file()
+
+    @property
+    def needed(self) -> bool:
+        return self.key is not None and not self.cached
+
+    def start(self) -> None:
+        if self.needed:
+            self.started = time.perf_counter()
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", self.CODE], cwd=self.layout.root, env={**os.environ, **_kernel_env(self.layout)},
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+    def finish(self, out: TextIO) -> None:
+        if self.key is None:
+            return
+        if self.cached:
+            print("[facts] book variables … cached", file=out, flush=True)
+            return
+        assert self.process is not None
+        stdout, stderr = self.process.communicate()
+        text = stderr.decode("utf-8", "replace")
+        # The job ran beside the notebooks and may have ended long ago: it reports its own duration.
+        reported = re.findall(r"^seconds=([0-9.]+)$", text, flags=re.MULTILINE)
+        seconds = float(reported[-1]) if reported else time.perf_counter() - self.started
+        try:
+            if self.process.returncode != 0:
+                raise ValueError("exit status %d" % self.process.returncode)
+            variables = json.loads(stdout)
+        except ValueError as error:
+            log = _write_log(self.layout, "execute", "facts", text)
+            last = next((line for line in reversed(text.splitlines()) if line.strip()), str(error))
+            raise BuildError(
+                "execute", f"recomputing the published facts: {last}", chapter="facts", log=_rel(log, self.layout.root)
+            ) from None
+        _write_atomic(self.layout.facts_file, json.dumps(variables, ensure_ascii=False, sort_keys=True, indent=1) + "\n")
+        manifest = load_manifest(self.layout)
+        manifest["facts"] = self.key
+        save_manifest(self.layout, manifest)
+        (self.layout.logs / "execute-facts.log").unlink(missing_ok=True)
+        print(f"[facts] book variables … {seconds:.1f} s", file=out, flush=True)
+
+
+def execute(
+    layout: Layout,
+    *,
+    select: Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+    jobs: int | None = None,
+    use_cache: bool = True,
+    validate: ValidateFn | None | bool = True,
+    warm_kernels: bool | None = None,
+    out: TextIO | None = None,
+) -> ExecuteReport:
+    """Execute the notebooks whose inputs changed and, beside them, recompute the facts' book variables.
+
+    Arguments as for :func:`execute_notebooks`; the facts are recomputed only for a full run (no ``select``).
+    """
+    out = out or sys.stdout
+    hasher = Hasher(ImportIndex(load_manifest(layout).get("imports")))
+    facts = FactsJob(layout, use_cache, hasher) if not select else None
+    if facts is not None:
+        facts.start()
+    try:
+        report = execute_notebooks(
+            layout, select=select, params=params, jobs=jobs, use_cache=use_cache, validate=validate,
+            warm_kernels=warm_kernels, out=out, hasher=hasher,
+        )
+    except BaseException:
+        if facts is not None:
+            facts.stop()
+        raise
+    if facts is not None:
+        facts.finish(out)
+    return report
+
+
+def execute_notebooks(
+    layout: Layout,
+    *,
+    select: Sequence[str] = (),
+    params: Mapping[str, Any] | None = None,
+    jobs: int | None = None,
+    use_cache: bool = True,
+    validate: ValidateFn | None | bool = True,
+    warm_kernels: bool | None = None,
+    out: TextIO | None = None,
+    hasher: Hasher | None = None,
+) -> ExecuteReport:
+    """Execute the notebooks whose inputs changed (all of them with ``use_cache=False``).
+
+    ``validate``: True -> the project's ``load_survey`` (when io.py exists) checks every ``data_path`` beside the
+    notebooks, and a failure there is the one reported; a callable checks them before any notebook runs;
+    False/None skips the check.
+    ``warm_kernels``: fork kernels from a process with the notebooks' imports done (:mod:`.warmkernel`). None
+    (default) uses them when there are more notebooks to run than workers (with fewer, fresh kernels start in
+    parallel just as fast) unless the environment sets CLUSTERKRISE_WARM_KERNELS=0.
+    """
+    out = out or sys.stdout
+    all_notebooks = discover_notebooks(layout)
+    notebooks = select_notebooks(all_notebooks, select)
+    routed = route_params(notebooks, dict(params or {}), layout.root)
+    manifest = load_manifest(layout)
+    entries: dict[str, Any] = manifest["notebooks"]
+    if not select:  # forget notebooks that were deleted, and their results
+        for name in sorted(set(entries) - {nb.name for nb in all_notebooks}):
+            for output in entries.pop(name).get("outputs", []):
+                target = layout.results / output
+                shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+            (layout.executed / f"{name}.ipynb").unlink(missing_ok=True)
+
+    hasher = hasher or Hasher(ImportIndex(manifest.get("imports")))
+    keys = {nb.name: notebook_key(nb, routed[nb.name], layout, hasher) for nb in notebooks}
+    # Keep the parsed imports of what exists now (all of it after a partial run, which saw only some files).
+    manifest["imports"] = hasher.imports.used if not select else {**manifest.get("imports", {}), **hasher.imports.used}
+    todo = [nb for nb in notebooks if not (use_cache and _cache_hit(entries.get(nb.name), keys[nb.name], nb, layout))]
+    report = ExecuteReport()
+    total = len(notebooks)
+    done = 0
+    for nb in notebooks:
+        if nb not in todo:
+            done += 1
+            report.cached.append(nb.name)
+            print(f"[{done}/{total}] {nb.name} … cached", file=out, flush=True)
+    if not todo:
+        if hasher.imports.added or set(manifest["imports"]) != set(load_manifest(layout).get("imports", {})):
+            save_manifest(layout, manifest)
+        return report
+
+    data_paths = _data_paths(todo, routed, layout)
+    if callable(validate):
+        _validate_data(data_paths, validate, layout)
+
+    import papermill  # noqa: F401  (imported before forking so every worker shares it)
+
+    shutil.rmtree(layout.staging, ignore_errors=True)
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    (layout.logs / "kernels.log").write_bytes(b"")
+    env = _kernel_env(layout)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    if warm_kernels is None:
+        warm_kernels = os.environ.get("CLUSTERKRISE_WARM_KERNELS", "1") != "0" and len(todo) > workers
+    stack = contextlib.ExitStack()
+    if warm_kernels:
+        from .warmkernel import Factory
+
+        try:
+            factory = Factory(env, layout.logs / "kernels.log", preload_modules(todo, layout.lib, hasher.imports))
+            env = stack.enter_context(factory).env()
+        except (OSError, RuntimeError) as error:  # fresh kernels are slower but need nothing special
+            print(f"note: warm kernels unavailable ({error}); starting a fresh kernel per notebook", file=out)
+    todo_names = {nb.name for nb in todo}
+    claimed = {  # results folders owned by notebooks that keep their cached results
+        output: name for name, entry in entries.items() if name not in todo_names for output in entry.get("outputs", [])
+    }
+    jobs_by_name = {}
+    for nb in todo:
+        stage = layout.staging / nb.name
+        (stage / "output").mkdir(parents=True)
+        parameters = dict(routed[nb.name])
+        if "output_dir" in nb.parameters:
+            parameters["output_dir"] = str(stage / "output")
+        jobs_by_name[nb.name] = {
+            "name": nb.name,
+            "input": str(nb.path),
+            "output": str(stage / "notebook.ipynb"),
+            "parameters": parameters,
+            "cwd": str(layout.root),
+            "env": env,
+            "stderr_log": str(layout.logs / "kernels.log"),
+        }
+
+    failures: list[BuildError] = []
+    invalid: BuildError | None = None
+    by_name = {nb.name: nb for nb in todo}
+    try:
+        with stack, ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+            # The project's own check of the data runs beside the notebooks: it needs the same slow imports.
+            checking = pool.submit(_validate_job, [str(p) for p in data_paths]) if validate is True and data_paths else None
+            futures = [pool.submit(_execute_one, jobs_by_name[nb.name]) for nb in todo]
+            for future in as_completed([*futures, *([checking] if checking else [])]):
+                if future.cancelled():
+                    continue
+                result = future.result()
+                if future is checking:
+                    if result is None:
+                        for path in data_paths:
+                            (layout.logs / f"validate-{path.stem}.log").unlink(missing_ok=True)
+                    else:
+                        log = _write_log(layout, "validate", Path(result["path"]).stem, result["traceback"])
+                        invalid = BuildError(
+                            "validate", f"{_rel(Path(result['path']), layout.root)}: {result['error']}",
+                            log=_rel(log, layout.root),
+                        )
+                        for pending in futures:
+                            pending.cancel()
+                    continue
+                nb = by_name[result["name"]]
+                stage = layout.staging / nb.name
+                done += 1
+                if result["ok"]:
+                    try:
+                        outputs = _commit_outputs(layout, nb, stage, entries.get(nb.name, {}).get("outputs", []), claimed)
+                    except BuildError as error:
+                        failures.append(error)
+                        entries.pop(nb.name, None)
+                        continue
+                    entries[nb.name] = {"key": keys[nb.name], "outputs": outputs, "seconds": round(result["seconds"], 3)}
+                    report.executed.append(nb.name)
+                    report.seconds[nb.name] = result["seconds"]
+                    print(f"[{done}/{total}] {nb.name} … {result['seconds']:.1f} s", file=out, flush=True)
+                else:
+                    entries.pop(nb.name, None)
+                    failure = _execution_failure(layout, nb, result, injected=bool(jobs_by_name[nb.name]["parameters"]))
+                    failed_nb = stage / "notebook.ipynb"
+                    if failed_nb.is_file():  # keep the half-executed notebook next to its log for inspection
+                        os.replace(failed_nb, layout.logs / f"execute-{nb.name}.ipynb")
+                    failures.append(failure)
+                    print(f"[{done}/{total}] {nb.name} … FAILED", file=out, flush=True)
+                    for pending in futures:  # stop early; notebooks already running finish and are kept
+                        pending.cancel()
+    finally:
+        save_manifest(layout, manifest)
+        shutil.rmtree(layout.staging, ignore_errors=True)
+    if invalid is not None:  # notebooks that failed on bad data would only repeat this
+        raise invalid
+    if failures:
+        failures[0].also = failures[1:]
+        raise failures[0]
+    return report
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Variables and rendering
+
+
+def _chapter_key(folder: str) -> str:
+    # _variables.yml keys notebook values as chNN (docs/architecture.md); report.Context names its folder "07".
+    return f"ch{folder}" if folder.isdigit() else folder
+
+
+def _chapter_values(payload: Any) -> Any:
+    # report.Context.finish() writes {"chapter", "produced", "values"}; a flat object is taken as it is.
+    if isinstance(payload, dict) and "chapter" in payload and isinstance(payload.get("values"), dict):
+        return payload["values"]
+    return payload
+
+
+def collect_variables(layout: Layout) -> dict[str, Any]:
+    """The book's variables: the recomputed facts (``facts``, ``facts_published``) and every
+    ``_build/results/<NN>/values.json`` under ``chNN``."""
+    variables: dict[str, Any] = {}
+    if layout.facts_file.is_file():
+        variables.update(json.loads(layout.facts_file.read_text(encoding="utf-8")))
+    if not layout.results.is_dir():
+        return variables
+    for path in sorted(layout.results.glob("*/values.json")):
+        try:
+            values = _chapter_values(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as error:
+            raise BuildError("execute", f"{_rel(path, layout.root)} is not valid JSON: {error}", chapter=path.parent.name) from error
+        if not isinstance(values, dict):
+            raise BuildError("execute", f"{_rel(path, layout.root)} must hold a JSON object", chapter=path.parent.name)
+        variables[_chapter_key(path.parent.name)] = values
+    return variables
+
+
+def write_variables(layout: Layout, variables: Mapping[str, Any]) -> bool:
+    """Write ``_variables.yml`` when its content changes; returns whether it did."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C dumper is ten times faster on ~1,000 values
+    text = (
+        "# Generated by `clusterkrise build` (facts registry and _build/results/*/values.json). Do not edit.\n"
+        + yaml.dump(dict(variables), Dumper=dumper, allow_unicode=True, sort_keys=True, default_flow_style=False)
+    )
+    path = layout.variables_file
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    _write_atomic(path, text)
+    return True
+
+
+def _default_render() -> RenderFn:
+    from .render import render_book
+
+    return render_book
+
+
+def swap_in(new: Path, book: Path) -> None:
+    """Replace ``book`` by ``new``; the previous book survives as ``<book>.old`` until the swap has succeeded."""
+    old = book.with_name(book.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if book.exists():
+        os.replace(book, old)
+    try:
+        os.replace(new, book)
+    except BaseException:
+        if old.exists() and not book.exists():
+            os.replace(old, book)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def render_step(
+    layout: Layout,
+    *,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    variables: Mapping[str, Any] | None = None,
+    render: RenderFn | None = None,
+    force: bool = False,
+    out: TextIO | None = None,
+) -> dict[str, Path] | None:
+    """Render the book into a temporary sibling of ``_book`` and swap it in. Returns None when up to date."""
+    out = out or sys.stdout
+    unknown = sorted(set(formats) - set(KNOWN_FORMATS))
+    if unknown or not formats:
+        raise BuildError("render", f"unknown format(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(KNOWN_FORMATS)}")
+    variables = collect_variables(layout) if variables is None else variables
+    manifest = load_manifest(layout)
+    key = render_key(layout, formats, Hasher())
+    if not force and manifest.get("render") == key and layout.book.is_dir():
+        print("render … up to date", file=out, flush=True)
+        return None
+    render = render or _default_render()
+    for stale in layout.root.glob("_book.new-*"):  # left behind by a build that was killed mid-render
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix="_book.new-", dir=layout.root))
+    epoch = str(source_date_epoch(layout.root))
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = epoch  # pandoc/typst subprocesses inherit it
+    start = time.perf_counter()
+    try:
+        produced = render(layout.root, tmp, formats=tuple(formats), variables=dict(variables), executed_dir=layout.executed)
+    except Exception as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        chapter = getattr(error, "chapter", None) or getattr(error, "file", None) or "book"
+        log = _write_log(layout, "render", Path(str(chapter)).stem, traceback.format_exc())
+        raise BuildError(
+            "render", f"{type(error).__name__}: {error}", chapter=str(chapter), log=_rel(log, layout.root)
+        ) from error
+    finally:
+        if saved is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+    swap_in(tmp, layout.book)
+    manifest = load_manifest(layout)
+    manifest["render"] = key
+    save_manifest(layout, manifest)
+    for stale_log in layout.logs.glob("render-*.log"):
+        stale_log.unlink()
+    print(f"render … {time.perf_counter() - start:.1f} s", file=out, flush=True)
+    result = {}
+    for fmt, path in dict(produced or {}).items():
+        path = Path(path)
+        try:
+            result[fmt] = layout.book / path.relative_to(tmp)
+        except ValueError:
+            result[fmt] = path
+    return result
+
+
+@dataclass
+class BuildReport:
+    execute: ExecuteReport
+    rendered: dict[str, Path] | None
+    seconds: float
+
+
+def build(
+    root: Path | str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    jobs: int | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    use_cache: bool = True,
+    render: RenderFn | None = None,
+    validate: ValidateFn | None | bool = True,
+    warm_kernels: bool | None = None,
+    out: TextIO | None = None,
+) -> BuildReport:
+    """Execute what changed, merge values into ``_variables.yml``, render what changed into ``_book/``.
+
+    Raises BuildError (with step, chapter and log path) on the first failing step; ``_book/`` is then untouched.
+    """
+    start = time.perf_counter()
+    layout = Layout(Path(root).resolve() if root else find_project_root())
+    report = execute(
+        layout, params=params, jobs=jobs, use_cache=use_cache, validate=validate, warm_kernels=warm_kernels, out=out
+    )
+    variables = collect_variables(layout)
+    write_variables(layout, variables)
+    rendered = render_step(layout, formats=formats, variables=variables, render=render, force=not use_cache, out=out)
+    return BuildReport(execute=report, rendered=rendered, seconds=time.perf_counter() - start)

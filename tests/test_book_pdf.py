@@ -1,0 +1,150 @@
+"""The PDF edition of the real book, read back with pypdf."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import json
+from pathlib import Path
+
+import pypdf
+import pytest
+import yaml
+
+import clusterkrise
+from clusterkrise.render import load_config, render_book
+from clusterkrise.render.book import pandoc_path
+
+pytestmark = pytest.mark.slow
+
+ROOT = clusterkrise.PROJECT_ROOT
+
+
+def normalise(text: str) -> str:
+    # Typst marks hyphenation breaks with a soft hyphen and maps the hyphen glyph of DejaVu to U+00AD
+    # as well; join the breaks, restore the hyphens, collapse whitespace.
+    text = re.sub("\u00ad\\s*\n", "", text).replace("\u00ad", "-")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="module")
+def pdfs(tmp_path_factory, executed_project):
+    first = render_book(ROOT, tmp_path_factory.mktemp("pdf1"), formats=("pdf",))["pdf"]
+    second = render_book(ROOT, tmp_path_factory.mktemp("pdf2"), formats=("pdf",))["pdf"]
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def reader(pdfs):
+    return pypdf.PdfReader(pdfs[0])
+
+
+@pytest.fixture(scope="module")
+def pages(reader):
+    return [normalise(p.extract_text()) for p in reader.pages]
+
+
+def chapter_titles() -> list[str]:
+    titles = []
+    for path in load_config(ROOT).chapters:
+        m = re.search(r"^# (.+?)(?:\s*\{[^}]*\})?\s*$", path.read_text(encoding="utf-8"), re.M)
+        assert m, f"{path} has no level-1 heading"
+        titles.append(m.group(1))
+    return titles
+
+
+def test_two_renders_are_byte_identical(pdfs):
+    assert pdfs[0].read_bytes() == pdfs[1].read_bytes()
+
+
+def test_page_count_is_plausible(reader):
+    n_chapters = len(load_config(ROOT).chapters)
+    n_notes = len(yaml.safe_load((ROOT / "data" / "notes_prompts.yaml").read_text(encoding="utf-8")))
+    # title, imprint, contents, two lists, one page per chapter except the imprint, the notes pages
+    assert len(reader.pages) >= 5 + (n_chapters - 1) + n_notes
+    assert len(reader.pages) < 600
+
+
+def test_title_in_metadata_and_on_the_first_page(reader, pages):
+    title = load_config(ROOT).title
+    assert reader.metadata.title == title
+    assert title in pages[0]
+
+
+def test_imprint_page_says_the_data_are_synthetic(pages):
+    assert "synthetisch" in pages[1].lower()
+
+
+def test_contents_and_lists_of_figures_and_tables(pages):
+    front = " ".join(pages[2:8])
+    for heading in ("Inhalt", "Abbildungsverzeichnis", "Tabellenverzeichnis"):
+        assert heading in front
+    for title in chapter_titles():
+        if title != "Impressum":
+            assert title in front, f"chapter '{title}' missing from the table of contents"
+
+
+def test_each_notes_page_stands_alone(pages):
+    prompts = yaml.safe_load((ROOT / "data" / "notes_prompts.yaml").read_text(encoding="utf-8"))
+    for chapter, question in prompts.items():
+        question = normalise(question)
+        hits = [i for i, text in enumerate(pages) if question in text]
+        assert len(hits) == 1, f"notes question of chapter {chapter} found on pages {hits}"
+        rest = pages[hits[0]].replace(question, "").replace("Notizen:", "")
+        assert re.fullmatch(r"\s*\d*\s*", rest), f"notes page of chapter {chapter} shares its page: {rest!r}"
+
+
+def bibliography() -> dict[str, dict]:
+    bib = ROOT / load_config(ROOT).raw["bibliography"]
+    out = subprocess.run([pandoc_path(), str(bib), "-f", "biblatex", "-t", "csljson"], capture_output=True,
+                         text=True, check=True).stdout
+    return {entry["id"]: entry for entry in json.loads(out)}
+
+
+def test_reading_lists_follow_the_grouping_data(pages):
+    text = " ".join(pages)
+    lists = yaml.safe_load((ROOT / "data" / "reading_lists.yaml").read_text(encoding="utf-8"))
+    entries = bibliography()
+    assert text.count("Weiterführende Literatur") >= len(lists)
+    for chapter, topics in lists.items():
+        for topic in topics:
+            at = text.find(normalise(topic["topic"]))
+            assert at >= 0, f"topic '{topic['topic']}' (chapter {chapter}) not in the PDF"
+            for key in topic["keys"]:
+                author = entries[key].get("author", [{}])[0]
+                name = author.get("family") or author.get("literal") or entries[key]["title"]
+                assert text.find(normalise(name), at) >= 0, f"{key} not listed after '{topic['topic']}'"
+
+
+def test_no_unresolved_references_or_shortcodes(pages):
+    text = " ".join(pages)
+    for pattern in (r"\?\?", r"@(fig|tbl|sec)-", r"\{\{<", r"\(\w+\d{4}\?\)"):
+        assert not re.search(pattern, text), f"found {pattern} in the PDF text"
+
+
+def test_all_fonts_are_embedded(reader):
+    seen = {}
+    for page in reader.pages:
+        fonts = page.get("/Resources", {}).get("/Font", {})
+        for ref in fonts.values():
+            font = ref.get_object()
+            desc_font = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            descriptor = desc_font.get("/FontDescriptor")
+            descriptor = descriptor.get_object() if descriptor is not None else {}
+            seen[str(font.get("/BaseFont"))] = any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+    assert seen, "no fonts found"
+    assert all(seen.values()), f"fonts not embedded: {[n for n, ok in seen.items() if not ok]}"
+    assert any("DejaVu" in name for name in seen), f"house font missing: {sorted(seen)}"
+
+
+def test_fixture_book_numbers_figures_and_tables_as_labelled(tmp_path):
+    mini = Path(__file__).parent / "fixtures" / "mini_book"
+    pdf = render_book(mini, tmp_path, formats=("pdf",), executed_dir=mini / "executed")["pdf"]
+    pages = [normalise(p.extract_text()) for p in pypdf.PdfReader(pdf).pages]
+    lists = " ".join(p for p in pages if "verzeichnis" in p)
+    assert "Abb. 3: Testabbildung mit drei Balken" in lists
+    assert "Abb. 4: Zweite Testabbildung" in lists
+    assert "Tab. 2: Testtabelle" in lists
+    body = " ".join(pages)
+    assert "siehe Abb. 3 und Tab. 2 sowie Kap. 1" in body
+    assert "Randnotiz zum Start" in body and "37,5 Prozent" in body
