@@ -334,25 +334,11 @@ def group_means_figure(ctx: Context, number: int, question: str, grouping: str, 
     fig = plots.dot_plot_means(summary, utest=ut, colour=colour, alpha=ctx.alpha,
                                xlim=(scale.min - 0.5, scale.max + 0.5),
                                xlabel=f"Mittelwert ({format_scale_end(scale.min, low)} … {format_scale_end(scale.max, high)})")
-    _legend_in_two_columns(fig)
     alt = (f"Punktdiagramm der mittleren Häufigkeit für {len(items)} {what} mit den Mittelwerten der "
            f"Gruppen; bei {len(sig)} Themen unterscheiden sich die Gruppen zwischen {between} signifikant, "
            "die übrigen sind grau.")
     ctx.figure(number, fig, summary, alt=alt, n=len(answered), utest=ut)
     return ut
-
-
-def _legend_in_two_columns(fig) -> None:
-    """Rebuild the figure legend with two columns.
-
-    plots.dot_plot_means puts the four entries (with long group names) in one row, wider than the
-    page, and the N in the corner overlaps it; a Legend cannot change its columns after creation.
-    """
-    for old in list(fig.legends):
-        handles, labels = old.legend_handles, [t.get_text() for t in old.texts]
-        old.remove()
-        with plots.use_house_style():
-            fig.legend(handles=handles, labels=labels, loc="outside lower center", ncol=2)
 
 
 def format_scale_end(value: float, label: str) -> str:

@@ -151,15 +151,6 @@ def activity_shares(ctx: Context) -> pd.DataFrame:
 # figures
 
 
-def _two_column_legend(fig) -> None:
-    """Re-flow the figure legend into two columns: four entries with long group names overflow one row."""
-    (legend,) = fig.legends
-    handles, labels = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
-    legend.remove()
-    with plots.use_house_style():
-        fig.legend(handles, labels, loc="outside lower center", ncol=2)
-
-
 def _b1_dumbbell(ctx: Context, grouping: str, key: str, prefix: str, alt: str) -> dict[str, int]:
     ut = b1_comparison(ctx, grouping)
     counts = comparison_counts(ut)
@@ -175,7 +166,6 @@ def _b1_dumbbell(ctx: Context, grouping: str, key: str, prefix: str, alt: str) -
         summary, utest=ut, colour="groups", alpha=ctx.alpha,
         xlim=(scale.min - 0.5, scale.max + 0.5), xlabel=f"Mittelwert ({scale.labels[scale.min]} … {scale.labels[scale.max]})",
     )
-    _two_column_legend(fig)
     own_figure(ctx, key, fig, summary, alt=alt.format(**counts), n=ctx.n("B1"), utest=ut)
     return counts
 

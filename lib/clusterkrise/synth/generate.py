@@ -488,13 +488,16 @@ class Generator:
         out[(g.notna() & (g != higher)).to_numpy()] = -effect / 2
         return out
 
-    def draw_item(self, name: str, make: Callable[[np.random.Generator, float], pd.Series], checks: Sequence[tuple[pd.Series, bool, str | None]], extra: Callable[[pd.Series], bool] | None = None, *, require_order: bool = False) -> pd.Series:
-        """Re-draw one item until every U-test check (and `extra`) holds; the effect grows slowly with the draws."""
+    def draw_item(self, name: str, make: Callable[[np.random.Generator, float], pd.Series], checks: Sequence[tuple], extra: Callable[[pd.Series], bool] | None = None, *, require_order: bool = False, special: float | None = None) -> pd.Series:
+        """Re-draw one item until every U-test check (and `extra`) holds; the effect grows slowly with the draws.
+
+        A check is (grouping, significant?, higher group[, require_order]); `special` is the code of a
+        non-rating answer ("nicht relevant"), left out of the tests as the analysis leaves it out.
+        """
         for draw in range(MAX_DRAWS):
-            rng = self.draws.rng("item", name, draw)
-            boost = 1.0 + draw / 400
-            values = make(rng, boost)
-            if all(self._test_ok(values, g, want, higher, require_order=require_order) for g, want, higher in checks) and (extra is None or extra(values)):
+            values = make(self.draws.rng("item", name, draw), 1.0 + draw / 400)
+            rated = values if special is None else values.where(values != special)
+            if all(self._test_ok(rated, *check[:3], require_order=check[3] if len(check) > 3 else require_order) for check in checks) and (extra is None or extra(rated)):
                 return values
         raise RuntimeError(f"could not draw {name} so that all published tests hold after {MAX_DRAWS} draws")
 
@@ -524,14 +527,7 @@ class Generator:
                 out.loc[relevant] = v
                 return out
 
-            masked = lambda s: s.where(s != special)  # noqa: E731
-            for draw in range(MAX_DRAWS):
-                values = make(self.draws.rng("item", col, draw), 1.0 + draw / 400)
-                if self._test_ok(masked(values), size, col in size_sig, "Kleine Clustermanagements"):
-                    break
-            else:
-                raise RuntimeError(f"could not draw {col}")
-            self.df.loc[a1, col] = values
+            self.df.loc[a1, col] = self.draw_item(col, make, [(size, col in size_sig, "Kleine Clustermanagements")], special=special)
 
         # A2: small or big challenge; exact counts, group differences by weighted placement.
         a2 = self.choose_answering("A2", reg.target("abb18_n"))
@@ -621,17 +617,10 @@ class Generator:
                 out.loc[relevant] = v
                 return out
 
-            def rated(v):
-                return v.where(v != special)
+            def full_range(r):
+                return bool((r == 1).any() and (r == 10).any())
 
-            for draw in range(MAX_DRAWS):
-                values = make(self.draws.rng("item", col, draw), 1.0 + draw / 400)
-                r = rated(values)
-                if (r == 1).any() and (r == 10).any() and self._test_ok(r, aff, col in sig, low):
-                    break
-            else:
-                raise RuntimeError(f"could not draw {col}")
-            self.df.loc[a6, col] = values
+            self.df.loc[a6, col] = self.draw_item(col, make, [(aff, col in sig, low)], full_range, special=special)
 
         # A7: changes in the cluster, -2..+2, means per affectedness group.
         a7 = self.choose_answering("A7", t("abb26_n"), prefer=a3)
@@ -687,16 +676,8 @@ class Generator:
                 out.loc[relevant] = v
                 return out
 
-            def rated(v):
-                return v.where(v != special)
-
-            for draw in range(MAX_DRAWS):
-                values = make(self.draws.rng("item", col, draw), 1.0 + draw / 400)
-                rv = rated(values)
-                if self._test_ok(rv, fin, col in fin_sig, inst, require_order=True) and self._test_ok(rv, size, col in size_sig, large):
-                    break
-            else:
-                raise RuntimeError(f"could not draw {col}")
+            checks = [(fin, col in fin_sig, inst, True), (size, col in size_sig, large, False)]
+            values = self.draw_item(col, make, checks, special=special)
             self.df.loc[values.index, col] = values
 
         # B2: weaker or stronger use of instruments, with relevance of Tab. 6.
