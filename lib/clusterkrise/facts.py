@@ -640,7 +640,12 @@ def german_number(value: float, decimals: int = 0) -> str:
 
 
 def german_list(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " und " + words[-1]
+    """"A, B und C"; with semicolons when a label holds a comma itself, so the items stay apart."""
+    words = list(words)
+    if len(words) == 1:
+        return words[0]
+    separator = "; " if any("," in w for w in words) else ", "
+    return separator.join(words[:-1]) + " und " + words[-1]
 
 
 def book_variables(data: pd.DataFrame | None = None, **survey_kwargs) -> dict[str, dict[str, str]]:

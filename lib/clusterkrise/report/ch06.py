@@ -501,11 +501,9 @@ def tab04(ctx: Context) -> None:
         left.append(int(series.isna().sum()))
     desc = desc.assign(n=sizes)
     not_placed = dict(zip(desc["key"].drop_duplicates(), left))
-    # The question id keeps the table narrow; Tab. 2 gives each question's wording.
-    basis = {q: f"Frage {q}" for q in desc["Grundlage"].unique()}
+    # The question id in brackets keeps the table narrow; Tab. 2 gives each question's wording.
     shown = pd.DataFrame({
-        "Merkmal": desc["Merkmal"].where(~desc["key"].duplicated(), ""),
-        "Basiert auf": desc["Grundlage"].map(basis).where(~desc["key"].duplicated(), ""),
+        "Merkmal (Frage)": (desc["Merkmal"] + " (" + desc["Grundlage"] + ")").where(~desc["key"].duplicated(), ""),
         "Einteilung": desc["Einteilung"],
         "Ausprägung": desc["Ausprägung"],
         "n": desc["n"].astype(str),

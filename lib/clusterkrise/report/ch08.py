@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .. import descriptives, plots
-from ..facts import trend_arrow
+from ..facts import german_list, trend_arrow
 from .context import Context
 
 COLOUR = "ch08"
@@ -323,7 +323,7 @@ def group_means_figure(ctx: Context, number: int, question: str, grouping: str, 
     sig = ut.loc[ut["significant"].astype("boolean").fillna(False).astype(bool)]
     ctx.value(f"n_sig_{key}", len(sig))
     ctx.value(f"{question.lower()}_n_items", len(items))
-    ctx.value(f"sig_items_{key}", ", ".join(sig["item_label"]))
+    ctx.value(f"sig_items_{key}", german_list(list(sig["item_label"])) if len(sig) else "keine")
     groups = ctx.grouping(grouping).loc[answered.index].value_counts()
     for label, size in groups.items():
         ctx.value(f"{key}_n_{slug(label)}", int(size))

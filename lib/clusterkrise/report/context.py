@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -208,6 +209,9 @@ class Context:
         return path
 
 
+_NUMBER_CELL = re.compile(r"[−\-]?[\d.,]+(\s?%)?|[↑↗→↘↓?]")
+
+
 def markdown_table(df: pd.DataFrame) -> str:
     """A pipe table without extra dependencies (German decimal comma for floats)."""
 
@@ -223,8 +227,11 @@ def markdown_table(df: pd.DataFrame) -> str:
     # Pandoc reads relative column widths from the dashes of a pipe table's separator line once a row
     # is wider than the page, so the dashes follow the longest text of each column (header words count
     # less: they wrap, and a long header should not steal the width of a column of short numbers).
-    longest = [max([len(w) for w in c.split()] + [len(r[i]) for r in body] + [3]) for i, c in enumerate(cols)]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("-" * min(n, 120) for n in longest) + "|"]
+    # A floor keeps short number columns wide enough for "100 %" and a header word.
+    longest = [max([len(w) for w in c.split()] + [len(r[i]) for r in body] + [12]) for i, c in enumerate(cols)]
+    numeric = [bool(body) and all(_NUMBER_CELL.fullmatch(r[i]) for r in body if r[i]) for i in range(len(cols))]
+    rules = [("-" * (min(n, 60) - 1) + ":") if num else (":" + "-" * (min(n, 60) - 1)) for n, num in zip(longest, numeric)]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(rules) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in body]
     return "\n".join(lines)
 
