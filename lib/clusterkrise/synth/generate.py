@@ -539,7 +539,8 @@ class Generator:
             "A2_04": [("role:projektmanagement", "Projektmanagement", 1.3)],
             "A2_05": [("role:administration_finanzen", "Administration und Finanzen", 1.8), ("financing", "Sonstige Finanzierung", 1.1)],
         }
-        tested = ["gender", "east_west", "role:pr_kommunikation", "role:projektmanagement", "role:administration_finanzen", "financing"]
+        # 7.1.2 lists every significant A2 difference: the other comparison groups must show none.
+        tested = ["gender", "east_west", "role:pr_kommunikation", "role:projektmanagement", "role:administration_finanzen", "financing", "office_size", "age"]
         for col in cb.items_of("A2"):
             share = A2_SHARES.get(col)
             n_big = reg.count(count_fact[col], len(a2)) if col in count_fact else n_of(share, len(a2))
