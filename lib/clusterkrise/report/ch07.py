@@ -43,7 +43,7 @@ __all__ = [
 
 COLOUR = "ch07"
 
-#: Groupings whose A2 differences section 7.1.2 discusses (gender, region, three roles, financing).
+#: Groupings whose A2 differences section 7.1.2 reports (gender, region, three roles, financing), plus the other comparison groups.
 A2_GROUPINGS: tuple[str, ...] = (
     "gender",
     "east_west",
@@ -51,6 +51,9 @@ A2_GROUPINGS: tuple[str, ...] = (
     "role:projektmanagement",
     "role:administration_finanzen",
     "financing",
+    # Tab. 4's other comparison groups: 7.1.2 names no difference for them, the table shows it.
+    "office_size",
+    "age",
 )
 
 #: Readable value-key prefixes for the items the chapter text names; everything else uses the item id.
