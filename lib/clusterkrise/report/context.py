@@ -174,8 +174,9 @@ class Context:
 
         stem = self.out / f"abb-{number:02d}"
         if n is not None:
-            # top right: the bottom edge holds the legends of the house-style charts
-            fig.text(0.995, 0.995, f"N = {n}", ha="right", va="top", fontsize=8, color="#555555")
+            # As a suptitle the note gets its own strip in the constrained layout, above legends and
+            # column titles, instead of being drawn over them.
+            fig.suptitle(f"N = {n}", x=0.995, ha="right", fontsize=8, color="#555555")
             self.value(f"abb{number:02d}_n", n)
         svg, _png = save_figure(fig, stem, alt_text=alt)
         self._write_csv(stem.with_suffix(".csv"), data, utest)
