@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ FILTER = PACKAGE_DIR / "filters" / "book.lua"
 HTML_TEMPLATE = PACKAGE_DIR / "templates" / "book.html"
 TYPST_TEMPLATE = PACKAGE_DIR / "templates" / "book.typ"
 CSS = PACKAGE_DIR / "assets" / "book.css"
+# pandoc runs are subprocesses: one per core keeps both cores busy without oversubscribing.
+PANDOC_WORKERS = max(1, os.cpu_count() or 1)
 
 # Chapter shown on the PDF's imprint page instead of as a chapter of its own.
 IMPRINT_STEM = "imprint"
@@ -288,12 +291,16 @@ def _metadata_file(cfg: BookConfig, staging: Path) -> Path:
 
 def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None):
     embedder = NotebookEmbedder(executed_dir, staging / "media") if executed_dir is not None else None
-    chapters: list[Chapter] = []
+    # Shortcodes one after another (the embedder writes media files and caches notebooks), then the
+    # pandoc parses side by side: each is a subprocess, and together they are most of a render.
+    resolved = []
     for path in cfg.chapters:
-        text = path.read_text(encoding="utf-8")
         rel = path.relative_to(cfg.project_dir).as_posix()
-        text = resolve_shortcodes(text, source=Path(rel), variables=variables, embed=embedder)
-        chapters.append(Chapter(source=path, rel=rel, blocks=_parse_chapter(path, text, staging)))
+        text = resolve_shortcodes(path.read_text(encoding="utf-8"), source=Path(rel), variables=variables, embed=embedder)
+        resolved.append((path, rel, text))
+    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+        parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging), resolved))
+    chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=blocks) for (path, rel, _), blocks in zip(resolved, parsed)]
     _dedupe_header_ids(chapters)
     with_blocks = {
         "pandoc-api-version": None,
@@ -376,6 +383,7 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                 url = el["c"][2][0]
                 if url.startswith("#") and page_of.get(url[1:], ch.page) != ch.page:
                     el["c"][2][0] = page_of[url[1:]] + url
+    jobs = []
     for i, ch in enumerate(chapters):
         page = {"pandoc-api-version": doc["pandoc-api-version"], "meta": {}, "blocks": ch.blocks}
         listed_h2 = [
@@ -398,10 +406,17 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                 args += ["-V", f"book-date={html.escape(display_date(cfg.date))}"]
         if len(listed_h2) >= 2:
             args += ["--toc", "--toc-depth=3"]
-        body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=json.dumps(page))
+        jobs.append((ch, args, json.dumps(page)))
+
+    def write_page(job) -> None:
+        ch, args, stdin = job
+        body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=stdin)
         if ch.style:
             body = body.replace('<body class="', f'<body style="{html.escape(ch.style)}" class="', 1)
         (out_dir / ch.page).write_text(body, encoding="utf-8")
+
+    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+        list(pool.map(write_page, jobs))
     (out_dir / "assets").mkdir(exist_ok=True)
     shutil.copyfile(CSS, out_dir / "assets" / "book.css")
     if (staging / "figures").is_dir():

@@ -105,7 +105,8 @@ def cell_options(source: str) -> dict[str, Any]:
             lines.append(line[2:].removeprefix(" "))
         elif line.strip():
             break
-    options = yaml.safe_load("\n".join(lines)) if lines else None
+    # the C loader: a book has a few hundred cell-option blocks
+    options = yaml.load("\n".join(lines), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if lines else None
     return options if isinstance(options, dict) else {}
 
 
