@@ -81,7 +81,7 @@ def data_rows(root: Path) -> int:
 
 
 def variables(root: Path) -> dict:
-    return yaml.safe_load((root / "_variables.yml").read_text(encoding="utf-8"))
+    return yaml.safe_load((root / "_build" / "variables.yml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +217,7 @@ def test_deleted_notebook_loses_its_results(project):
 def test_failing_cell_names_chapter_and_cell_writes_log_and_keeps_book(project):
     shutil.copy(FIXTURES / "broken" / "03-broken.ipynb", project / "notebooks")
     book_before = tree_hash(project / "_book")
-    variables_before = (project / "_variables.yml").read_bytes()
+    variables_before = (project / "_build" / "variables.yml").read_bytes()
     out, err = io.StringIO(), io.StringIO()
     render = FakeRender()
     status = main(["-C", str(project), "build"], render=render, loader=lambda path: None, out=out, err=err)
@@ -232,7 +232,7 @@ def test_failing_cell_names_chapter_and_cell_writes_log_and_keeps_book(project):
     assert "min_group_size / 0" in log.read_text()
     assert render.calls == []
     assert tree_hash(project / "_book") == book_before
-    assert (project / "_variables.yml").read_bytes() == variables_before
+    assert (project / "_build" / "variables.yml").read_bytes() == variables_before
     assert "03-broken" not in json.loads((project / "_build" / "cache.json").read_text())["notebooks"]
 
 

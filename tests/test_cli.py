@@ -172,7 +172,7 @@ def test_execute_one_notebook_with_a_param(fixture_project):
     status, out, err = run_cli("-C", str(fixture_project), "execute", "02", "--param", "age_cut=7", loader=lambda p: None)
     assert status == 0, err
     assert "[1/1] 02-beta" in out
-    assert "age_cut: 7" in (fixture_project / "_variables.yml").read_text()
+    assert "age_cut: 7" in (fixture_project / "_build" / "variables.yml").read_text()
     assert not (fixture_project / "_build" / "results" / "ch01").exists()
 
 
@@ -222,3 +222,13 @@ def test_watch_digest_ignores_timestamps_but_sees_content(fixture_project):
     assert watch_digest(fixture_project) == before
     chapter.write_text("anders\n")
     assert watch_digest(fixture_project) != before
+
+
+def test_for_quarto_writes_the_root_variables_file_only_on_request(fixture_project):
+    root_file = fixture_project / "_variables.yml"
+    status, _, err = run_cli("-C", str(fixture_project), "execute", "02", loader=lambda p: None)
+    assert status == 0, err
+    assert not root_file.exists()
+    status, _, err = run_cli("-C", str(fixture_project), "execute", "02", "--for-quarto", loader=lambda p: None)
+    assert status == 0, err
+    assert root_file.read_text() == (fixture_project / "_build" / "variables.yml").read_text()

@@ -7,7 +7,8 @@ Layout under the project root (see docs/architecture.md):
 ``_build/logs/<step>-<name>.log``  full traceback of the last failure of a step
 ``_build/facts.json``              ``facts.book_variables()``: the registry's facts recomputed as book text
 ``_build/cache.json``              the cache manifest (content hashes, parsed imports)
-``_variables.yml``                 facts.json and every ``values.json`` (under ``chNN``) merged
+``_build/variables.yml``           facts.json and every ``values.json`` (under ``chNN``) merged
+                                   (copied to ``_variables.yml`` for Quarto with ``--for-quarto``)
 ``_book/``                         the rendered book, replaced only after a successful render
 
 The module imports nothing heavy at import time: a no-op rebuild has to finish in well under a second, and
@@ -112,6 +113,12 @@ class Layout:
 
     @property
     def variables_file(self) -> Path:
+        # Generated, so it lives with the other build products; Quarto reads the copy below.
+        return self.build / "variables.yml"
+
+    @property
+    def quarto_variables_file(self) -> Path:
+        """Where Quarto looks for ``{{< var >}}`` values; written only on request (``--for-quarto``)."""
         return self.root / "_variables.yml"
 
     @property

@@ -11,6 +11,7 @@ preview   serve _book/ locally and rebuild when sources change
 from __future__ import annotations
 
 import argparse
+import shutil
 import functools
 import hashlib
 import sys
@@ -58,6 +59,15 @@ def _add_execution_options(parser: argparse.ArgumentParser) -> None:
         "--fresh-kernels", action="store_true",
         help="start every kernel from scratch instead of forking it from a warm process (slower)",
     )
+    parser.add_argument(
+        "--for-quarto", action="store_true",
+        help="also write _variables.yml at the project root, where `quarto render` reads it",
+    )
+
+
+def _copy_for_quarto(args: argparse.Namespace, layout: "b.Layout") -> None:
+    if getattr(args, "for_quarto", False) and layout.variables_file.is_file():
+        shutil.copyfile(layout.variables_file, layout.quarto_variables_file)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,6 +254,7 @@ def main(
                 use_cache=not args.no_cache, render=render, validate=validate, out=out,
                 warm_kernels=False if args.fresh_kernels else None,
             )
+            _copy_for_quarto(args, layout)
             print(f"done in {report.seconds:.1f} s -> {b._rel(layout.book, root)}/", file=out)
             return EXIT_OK
         if args.command == "execute":
@@ -253,6 +264,7 @@ def main(
                 warm_kernels=False if args.fresh_kernels else None,
             )
             b.write_variables(layout, b.collect_variables(layout))
+            _copy_for_quarto(args, layout)
             return EXIT_OK
         if args.command == "render":
             b.render_step(layout, formats=args.formats, render=render, force=True, out=out)

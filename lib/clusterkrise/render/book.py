@@ -123,8 +123,10 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 
 
 def load_variables(project_dir: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """``_variables.yml`` (if present) with ``overrides`` merged on top, key by key."""
-    path = Path(project_dir) / "_variables.yml"
+    """The build's ``_build/variables.yml`` (else Quarto's ``_variables.yml``), if present, with
+    ``overrides`` merged on top, key by key."""
+    built = Path(project_dir) / "_build" / "variables.yml"
+    path = built if built.is_file() else Path(project_dir) / "_variables.yml"
     base: dict[str, Any] = {}
     if path.is_file():
         try:

@@ -1,6 +1,6 @@
 """Quarto shortcodes the book uses, resolved before pandoc sees the text.
 
-``{{< var a.b >}}`` inserts a value from ``_variables.yml`` (merged with the caller's overrides);
+``{{< var a.b >}}`` inserts a value from the build's variables (``_build/variables.yml`` or Quarto's ``_variables.yml``, merged with the caller's overrides);
 ``{{< embed notebooks/x.ipynb#fig-abb-16 >}}`` inserts the figure or table a cell of the *executed*
 notebook produced. ``{{{< ... >}}}`` stands for the literal text ``{{< ... >}}``.
 
@@ -75,7 +75,7 @@ def resolve_shortcodes(
             try:
                 value = lookup(variables, args)
             except KeyError:
-                raise RenderError("shortcodes", where, f"unknown variable '{args}' (not in _variables.yml or the overrides)") from None
+                raise RenderError("shortcodes", where, f"unknown variable '{args}' (not in the book variables or the overrides; run `clusterkrise execute`)") from None
             try:
                 return format_value(value)
             except TypeError as exc:
