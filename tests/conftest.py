@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +22,16 @@ def executed_project():
     execute(layout, out=io.StringIO())
     write_variables(layout, collect_variables(layout))
     return layout
+
+
+def executed_copy(folder: Path, into: Path) -> Path:
+    """A usable copy of a fixture folder of executed notebooks.
+
+    Executed notebooks carry outputs, and the repository stores notebooks without them; so executed
+    fixtures are kept as ``*.ipynb.executed`` and get their real name only in the copy.
+    """
+    if folder.resolve() != into.resolve():
+        shutil.copytree(folder, into, dirs_exist_ok=True)
+    for path in into.rglob("*.ipynb.executed"):
+        path.rename(path.with_suffix(""))
+    return into

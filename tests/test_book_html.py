@@ -23,6 +23,7 @@ import pytest
 
 import clusterkrise
 from clusterkrise.render import render_book
+from conftest import executed_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -168,7 +169,8 @@ def books(tmp_path_factory, executed_project):
     real = tmp_path_factory.mktemp("html_real")
     render_book(ROOT, real, formats=("html",))
     mini = tmp_path_factory.mktemp("html_mini")
-    render_book(MINI, mini, formats=("html",), executed_dir=MINI / "executed")
+    executed = executed_copy(MINI / "executed", tmp_path_factory.mktemp("mini_executed"))
+    render_book(MINI, mini, formats=("html",), executed_dir=executed)
     return {"real": real, "mini": mini}
 
 

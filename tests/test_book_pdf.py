@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import clusterkrise
+from conftest import executed_copy
 from clusterkrise.render import load_config, render_book
 from clusterkrise.render.book import pandoc_path
 
@@ -139,7 +140,8 @@ def test_all_fonts_are_embedded(reader):
 
 def test_fixture_book_numbers_figures_and_tables_as_labelled(tmp_path):
     mini = Path(__file__).parent / "fixtures" / "mini_book"
-    pdf = render_book(mini, tmp_path, formats=("pdf",), executed_dir=mini / "executed")["pdf"]
+    executed = executed_copy(mini / "executed", tmp_path / "executed")
+    pdf = render_book(mini, tmp_path / "out", formats=("pdf",), executed_dir=executed)["pdf"]
     pages = [normalise(p.extract_text()) for p in pypdf.PdfReader(pdf).pages]
     lists = " ".join(p for p in pages if "verzeichnis" in p)
     assert "Abb. 3: Testabbildung mit drei Balken" in lists

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from conftest import executed_copy
 
 from clusterkrise.render import (
     FILTER,
@@ -21,7 +24,7 @@ from clusterkrise.render import (
 )
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mini_book"
-EXECUTED = FIXTURE / "executed"
+EXECUTED = executed_copy(FIXTURE / "executed", Path(tempfile.mkdtemp(prefix="executed-")))
 
 
 # ---------------------------------------------------------------- shortcodes
@@ -217,6 +220,7 @@ def test_unknown_block_colour_fails(tmp_path):
 def copy_fixture(tmp_path: Path) -> Path:
     project = tmp_path / "book"
     shutil.copytree(FIXTURE, project)
+    executed_copy(project / "executed", project / "executed")
     return project
 
 
