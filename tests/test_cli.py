@@ -128,6 +128,22 @@ def test_check_prints_the_table_and_passes_when_all_match():
     assert "place" in out and "Kap. 2" in out and "2 of 2" in out
 
 
+def test_check_explains_the_reading_where_the_study_contradicts_itself():
+    table = facts_table(True).assign(expected=[160, 99], conflict=["", "Tab. X sagt 99, der Text 100."])
+    status, out, _ = run_cli("check", check_facts=lambda data=None: table)
+    assert status == 0
+    assert "1 places where the study contradicts itself" in out and "n_completed (Kap. 2): Tab. X sagt 99" in out
+
+
+def test_check_on_the_shipped_data_lists_the_conflicts_of_the_registry():
+    from clusterkrise.facts import conflicts
+
+    status, out, _ = run_cli("check")
+    assert status == 0
+    for fact in conflicts():
+        assert f"- {fact.id} (" in out
+
+
 def test_check_fails_on_a_mismatch():
     status, out, err = run_cli("check", check_facts=lambda data=None: facts_table(False))
     assert status == 1 and "99" in out and "1 mismatch" in err

@@ -141,10 +141,17 @@ def cmd_check(data: Path | None, check_facts: Callable[..., Any], loader: Callab
     except Exception as error:
         print(f"check failed: {type(error).__name__}: {error}", file=err)
         return EXIT_FAILED
-    columns = [c for c in ("id", "place", "published", "recomputed", "match") if c in table.columns]
+    columns = [c for c in ("id", "place", "published", "expected", "recomputed", "match") if c in table.columns]
     print(table[columns].to_string(index=False, max_colwidth=40), file=out)
     matches = table["match"].fillna(False).astype(bool)
     print(f"\n{int(matches.sum())} of {len(table)} published figures match their recomputation", file=out)
+    if "conflict" in table.columns:
+        # Where the study contradicts itself, `expected` is the reading the data follow: say why.
+        conflicted = table[table["conflict"].fillna("").astype(str) != ""]
+        if len(conflicted):
+            print(f"\n{len(conflicted)} places where the study contradicts itself (expected = the reading the data follow):", file=out)
+            for _, row in conflicted.iterrows():
+                print(f"- {row['id']} ({row['place']}): {row['conflict']}", file=out)
     if not matches.all():
         print(f"check failed: {int((~matches).sum())} mismatch(es)", file=err)
         return EXIT_FAILED
