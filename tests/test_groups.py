@@ -307,3 +307,20 @@ def test_groupings_on_the_shipped_survey():
         assert s.index.equals(df.index), key
         assert all(n > 0 for n in s.attrs["group_sizes"].values()), key
         assert sum(s.attrs["left_out"].values()) == s.isna().sum(), key
+
+
+def test_grouping_by_name_picks_its_own_parameters_and_knows_roles():
+    from clusterkrise.io import load_survey
+
+    from clusterkrise import DATA_DIR
+
+    df = load_survey(DATA_DIR / "survey" / "responses.csv", clean=True)
+    params = {"threshold": 60, "max_small": 8, "low_max": 20, "high_min": 90, "cut": 50}
+    size = groups.grouping(df, "office_size", **params)
+    pd.testing.assert_series_equal(size, groups.office_size(df, max_small=8))
+    four = groups.grouping(df, "financing_four", **params)
+    pd.testing.assert_series_equal(four, groups.financing_four(df, threshold=60))
+    role = groups.grouping(df, "role:projektmanagement")
+    assert list(role.cat.categories) == ["Projektmanagement", "andere Aufgaben"]
+    with pytest.raises(KeyError, match="unknown grouping"):
+        groups.grouping(df, "height")

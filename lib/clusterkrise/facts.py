@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -111,39 +110,24 @@ class Survey:
         self.cleaned = data.loc[durations >= min_dur]
         self.group_params = dict(group_params or {})
         self.alpha = alpha
+        self._groupings: dict[str, pd.Series] = {}
+        self._utests: dict[tuple[str, str], pd.DataFrame] = {}
 
     # -- groupings ---------------------------------------------------------------------------
-    @cached_property
-    def _task_labels(self) -> dict[str, str]:
-        return {c.removeprefix("D11_"): label for c, label in self.codebook.labels("D11").items()}
-
     def grouping(self, name: str) -> pd.Series:
-        return self._groupings.setdefault(name, self._make_grouping(name)) if hasattr(self, "_groupings") else self._init_groupings(name)
-
-    def _init_groupings(self, name: str) -> pd.Series:
-        self._groupings: dict[str, pd.Series] = {}
-        return self.grouping(name)
-
-    def _make_grouping(self, name: str) -> pd.Series:
+        """A comparison grouping of the cleaned respondents, built once per name."""
         from . import groups
 
-        df = self.cleaned
-        if name.startswith("role:"):
-            return groups.role(df, name.split(":", 1)[1], labels=self._task_labels)
-        if name == "financing_four":
-            kw = {k: v for k, v in self.group_params.items() if k == "threshold"}
-            return groups.financing_four(df, **kw)
-        made = groups.make_groupings(df, **self.group_params)
-        if name not in made:
-            raise KeyError(f"unknown grouping {name!r}")
-        return made[name]
+        if name not in self._groupings:
+            self._groupings[name] = groups.grouping(self.cleaned, name, **self.group_params)
+        return self._groupings[name]
 
     # -- U-tests -------------------------------------------------------------------------------
     def utest(self, question: str, grouping: str) -> pd.DataFrame:
         from .utests import compare_groups
 
         key = (question, grouping)
-        cache = self.__dict__.setdefault("_utests", {})
+        cache = self._utests
         if key not in cache:
             q = self.codebook.question(question)
             cache[key] = compare_groups(

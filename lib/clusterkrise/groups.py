@@ -38,6 +38,7 @@ __all__ = [
     "gender",
     "role",
     "make_groupings",
+    "grouping",
     "groupings_table",
 ]
 
@@ -541,6 +542,20 @@ def make_groupings(df: pd.DataFrame, **params: Any) -> dict[str, pd.Series]:
     """
     split = _split_params(STANDARD_GROUPINGS, params)
     return {key: GROUPINGS[key](df, **split[key]) for key in STANDARD_GROUPINGS}
+
+
+def grouping(df: pd.DataFrame, name: str, **params: Any) -> pd.Series:
+    """One grouping by name: a key of ``GROUPINGS`` or ``"role:<task>"``.
+
+    ``params`` may hold the thresholds of every grouping (as ``make_groupings`` takes them); the
+    grouping picks the ones it uses, so callers can pass one parameter set for all names.
+    """
+    if name.startswith("role:"):
+        return role(df, name.split(":", 1)[1])
+    if name not in GROUPINGS:
+        raise KeyError(f"unknown grouping {name!r}; known: {', '.join(GROUPINGS)} and role:<task>")
+    entry = GROUPINGS[name]
+    return entry(df, **{k: v for k, v in params.items() if k in entry.params})
 
 
 def groupings_table(keys: tuple[str, ...] = STANDARD_GROUPINGS, **params: Any) -> pd.DataFrame:

@@ -156,32 +156,34 @@ class NotebookEmbedder:
         return self._table(path, label, str(caption), outputs)
 
     def _figure(self, path: Path, label: str, caption: str, alt: str, outputs: list) -> str:
-        for mime, ext in _IMAGE_TYPES:
-            for out in outputs:
-                data = out.get("data", {}).get(mime)
-                if data is None:
-                    continue
-                if isinstance(data, list):
-                    data = "".join(data)
-                raw = data.encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(data)
-                self.media_dir.mkdir(parents=True, exist_ok=True)
-                target = self.media_dir / f"{label}.{ext}"
-                target.write_bytes(raw)
-                alt_attr = alt.replace("\\", "\\\\").replace('"', '\\"')
-                return f'\n\n![{caption}](<{target.as_posix()}>){{#{label} fig-alt="{alt_attr}"}}\n\n'
-        raise RenderError("embed", str(path), f"cell '{label}' has no image output (svg, png or jpeg)")
+        found = _first_output(outputs, [mime for mime, _ in _IMAGE_TYPES])
+        if found is None:
+            raise RenderError("embed", str(path), f"cell '{label}' has no image output (svg, png or jpeg)")
+        mime, data = found
+        raw = data.encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(data)
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        target = self.media_dir / f"{label}.{dict(_IMAGE_TYPES)[mime]}"
+        target.write_bytes(raw)
+        alt_attr = alt.replace("\\", "\\\\").replace('"', '\\"')
+        return f'\n\n![{caption}](<{target.as_posix()}>){{#{label} fig-alt="{alt_attr}"}}\n\n'
 
     def _table(self, path: Path, label: str, caption: str, outputs: list) -> str:
-        for mime in ("text/markdown", "text/html"):
-            for out in outputs:
-                data = out.get("data", {}).get(mime)
-                if data is None:
-                    continue
-                if isinstance(data, list):
-                    data = "".join(data)
-                if mime == "text/html":
-                    import pypandoc
+        found = _first_output(outputs, ["text/markdown", "text/html"])
+        if found is None:
+            raise RenderError("embed", str(path), f"cell '{label}' has no text/markdown or text/html output")
+        mime, data = found
+        if mime == "text/html":
+            import pypandoc
 
-                    data = pypandoc.convert_text(data, "markdown-raw_html-native_divs-native_spans", format="html")
-                return f"\n\n::: {{#{label}}}\n\n{data.strip()}\n\n: {caption}\n\n:::\n\n"
-        raise RenderError("embed", str(path), f"cell '{label}' has no text/markdown or text/html output")
+            data = pypandoc.convert_text(data, "markdown-raw_html-native_divs-native_spans", format="html")
+        return f"\n\n::: {{#{label}}}\n\n{data.strip()}\n\n: {caption}\n\n:::\n\n"
+
+
+def _first_output(outputs: list, mimes: list[str]) -> tuple[str, str] | None:
+    """The first output in order of preference of ``mimes`` (a cell may display several types)."""
+    for mime in mimes:
+        for out in outputs:
+            data = out.get("data", {}).get(mime)
+            if data is not None:
+                return mime, "".join(data) if isinstance(data, list) else data
+    return None

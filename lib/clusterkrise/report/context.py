@@ -125,14 +125,7 @@ class Context:
         if name not in self.groups:
             from .. import groups as g
 
-            if name.startswith("role:"):
-                task = name.split(":", 1)[1]
-                labels = {c.removeprefix("D11_"): l for c, l in self.codebook.labels("D11").items()}
-                self.groups[name] = g.role(self.data, task, labels=labels)
-            elif name == "financing_four":
-                self.groups[name] = g.financing_four(self.data, threshold=self.params.institutional_threshold)
-            else:
-                raise KeyError(f"unknown grouping {name!r}")
+            self.groups[name] = g.grouping(self.data, name, **self.params.group_params)
         return self.groups[name]
 
     def utest(self, question: str | Sequence[str], grouping: str | Sequence[str]) -> pd.DataFrame:

@@ -450,9 +450,8 @@ class Generator:
 
         kept = self.df.loc[self.reach.index]
         made = groups.make_groupings(kept)
-        labels = {c.removeprefix("D11_"): l for c, l in self.cb.labels("D11").items()}
         for task in ("pr_kommunikation", "projektmanagement", "administration_finanzen"):
-            made[f"role:{task}"] = groups.role(kept, task, labels=labels)
+            made[f"role:{task}"] = groups.grouping(kept, f"role:{task}")
         return made
 
     # -- helpers for items ----------------------------------------------------------------------------
