@@ -299,10 +299,7 @@ def test_groupings_on_the_shipped_survey():
     from clusterkrise import PROJECT_ROOT
     from clusterkrise.io import load_survey
 
-    path = PROJECT_ROOT / "data" / "survey" / "responses.csv"
-    if not path.exists():
-        pytest.skip("data/survey/responses.csv not generated yet")
-    df = load_survey(path)
+    df = load_survey(PROJECT_ROOT / "data" / "survey" / "responses.csv")
     for key, s in make_groupings(df).items():
         assert s.index.equals(df.index), key
         assert all(n > 0 for n in s.attrs["group_sizes"].values()), key
