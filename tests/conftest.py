@@ -35,3 +35,24 @@ def executed_copy(folder: Path, into: Path) -> Path:
     for path in into.rglob("*.ipynb.executed"):
         path.rename(path.with_suffix(""))
     return into
+
+
+def run_chapter(chapter: str, output_dir: Path, **params) -> dict:
+    """Execute one chapter notebook with papermill (as a reviewer would) and return its values.json.
+
+    ``chapter`` is the two-digit prefix ("07"); ``params`` override the notebook's parameters cell.
+    The executed notebook is written next to the results (``output_dir/NN.ipynb``).
+    """
+    import json
+
+    import papermill
+
+    root = clusterkrise.PROJECT_ROOT
+    notebook = next((root / "notebooks").glob(f"{chapter}-*.ipynb"))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(notebook), str(output_dir / f"{chapter}.ipynb"),
+        parameters={"output_dir": str(output_dir), **params}, cwd=str(root), kernel_name="python3",
+        progress_bar=False,
+    )
+    return json.loads((output_dir / chapter / "values.json").read_text(encoding="utf-8"))

@@ -99,12 +99,12 @@ def test_financing_institutional_threshold():
     _check_common(s, df, ["Größtenteils institutionell finanziert", "Sonstige Finanzierung"])
     assert list(s.cat.codes) == [0, 1, 0, -1, 1]
     assert s.attrs["left_out"] == {"Finanzierungsanteile fehlen": 1}
-    assert list(financing_institutional(df, threshold=60).cat.codes) == [1, 1, 0, -1, 1]
+    assert list(financing_institutional(df, institutional_threshold=60).cat.codes) == [1, 1, 0, -1, 1]
 
 
 def test_financing_threshold_emptying_a_group_is_visible():
     df = _financing([[10, 90, 0, 0], [30, 70, 0, 0]])
-    s = financing_institutional(df, threshold=0)
+    s = financing_institutional(df, institutional_threshold=0)
     assert s.attrs["group_sizes"] == {"Größtenteils institutionell finanziert": 2, "Sonstige Finanzierung": 0}
 
 
@@ -125,16 +125,16 @@ def test_financing_four_groups():
     )
     assert list(s.cat.codes) == [0, 1, 2, 3, 3, 3, -1]
     # Below 50 % several sources can qualify; the largest wins.
-    assert list(financing_four(df, threshold=30).cat.codes) == [0, 1, 2, 0, 3, 3, -1]
+    assert list(financing_four(df, institutional_threshold=30).cat.codes) == [0, 1, 2, 0, 3, 3, -1]
 
 
-@pytest.mark.parametrize("threshold", [-1, 101, float("nan"), "50", True])
-def test_financing_bad_threshold(threshold):
+@pytest.mark.parametrize("institutional_threshold", [-1, 101, float("nan"), "50", True])
+def test_financing_bad_threshold(institutional_threshold):
     df = _financing([[50, 50, 0, 0]])
-    with pytest.raises(ValueError, match="threshold"):
-        financing_institutional(df, threshold=threshold)
-    with pytest.raises(ValueError, match="threshold"):
-        financing_four(df, threshold=threshold)
+    with pytest.raises(ValueError, match="institutional_threshold"):
+        financing_institutional(df, institutional_threshold=institutional_threshold)
+    with pytest.raises(ValueError, match="institutional_threshold"):
+        financing_four(df, institutional_threshold=institutional_threshold)
 
 
 def test_financing_shares_out_of_range():
@@ -152,17 +152,17 @@ def test_affectedness_bands():
     _check_common(s, df, ["Durch Krise gering betroffen", "Durch Krise stark betroffen"])
     assert list(s.cat.codes) == [0, 0, 0, -1, -1, 1, 1, -1]
     assert s.attrs["left_out"] == {"keine Angabe": 1, "mittlere Betroffenheit": 2}
-    assert list(affectedness(df, high_min=70).cat.codes) == [0, 0, 0, -1, 1, 1, 1, -1]
+    assert list(affectedness(df, affectedness_high_min=70).cat.codes) == [0, 0, 0, -1, 1, 1, 1, -1]
     other = pd.DataFrame({"A3_employees": [20, 90]})
     assert list(affectedness(other, column="A3_employees").cat.codes) == [0, 1]
 
 
 def test_affectedness_errors():
     df = pd.DataFrame({"A3_companies": [10.0]})
-    with pytest.raises(ValueError, match="low_max"):
-        affectedness(df, low_max=80, high_min=30)
-    with pytest.raises(ValueError, match="high_min"):
-        affectedness(df, high_min=120)
+    with pytest.raises(ValueError, match="affectedness_low_max"):
+        affectedness(df, affectedness_low_max=80, affectedness_high_min=30)
+    with pytest.raises(ValueError, match="affectedness_high_min"):
+        affectedness(df, affectedness_high_min=120)
     with pytest.raises(ValueError, match="A3_companies"):
         affectedness(pd.DataFrame({"x": [1]}))
     with pytest.raises(ValueError, match="outside 0..100"):
@@ -174,9 +174,9 @@ def test_office_size():
     s = office_size(df)
     _check_common(s, df, ["Kleine Clustermanagements", "Große Clustermanagements"])
     assert list(s.cat.codes) == [0, 0, 1, 1, -1]
-    assert list(office_size(df, max_small=0).cat.codes) == [1, 1, 1, 1, -1]
-    with pytest.raises(ValueError, match="max_small"):
-        office_size(df, max_small=-1)
+    assert list(office_size(df, office_size_max_small=0).cat.codes) == [1, 1, 1, 1, -1]
+    with pytest.raises(ValueError, match="office_size_max_small"):
+        office_size(df, office_size_max_small=-1)
     with pytest.raises(ValueError, match="negative"):
         office_size(pd.DataFrame({"D5_staff": [-3]}))
     with pytest.raises(ValueError, match="non-numeric"):
@@ -192,11 +192,11 @@ def test_age_group_cut_on_band_edges():
     s = age_group(df)
     _check_common(s, df, ["U40", "Ü40"])
     assert list(s.cat.codes) == [0, 0, 1, 1, 1, 1, -1]
-    s50 = age_group(df, cut=50)
+    s50 = age_group(df, age_cut=50)
     assert list(s50.cat.categories) == ["U50", "Ü50"] and list(s50.cat.codes) == [0, 0, 0, 1, 1, 1, -1]
     for bad in (35, 0, 80, "40"):
-        with pytest.raises(ValueError, match="cut"):
-            age_group(df, cut=bad)
+        with pytest.raises(ValueError, match="age_cut"):
+            age_group(df, age_cut=bad)
     with pytest.raises(ValueError, match="D9_age"):
         age_group(pd.DataFrame({"D9_age": [7]}))
 
@@ -245,27 +245,27 @@ def _respondents(n=60, seed=2):
 
 def test_make_groupings_passes_parameters():
     df = _respondents()
-    out = make_groupings(df, threshold=40, cut=50, max_small=3)
+    out = make_groupings(df, institutional_threshold=40, age_cut=50, office_size_max_small=3)
     assert list(out) == list(STANDARD_GROUPINGS)
-    pd.testing.assert_series_equal(out["financing"], financing_institutional(df, threshold=40))
-    pd.testing.assert_series_equal(out["age"], age_group(df, cut=50))
-    pd.testing.assert_series_equal(out["office_size"], office_size(df, max_small=3))
+    pd.testing.assert_series_equal(out["financing"], financing_institutional(df, institutional_threshold=40))
+    pd.testing.assert_series_equal(out["age"], age_group(df, age_cut=50))
+    pd.testing.assert_series_equal(out["office_size"], office_size(df, office_size_max_small=3))
     with pytest.raises(ValueError, match="unknown grouping parameter.*trehshold"):
         make_groupings(df, trehshold=40)
 
 
 def test_definitions_follow_parameters():
-    text = GROUPINGS["financing"].definition(threshold=60)
+    text = GROUPINGS["financing"].definition(institutional_threshold=60)
     assert "60 %" in text and "50" not in text
-    assert GROUPINGS["affectedness"].describe(high_min=70)["Durch Krise stark betroffen"].startswith("Mindestens 70 %")
-    assert list(GROUPINGS["age"].describe(cut=50)) == ["U50", "Ü50"]
+    assert GROUPINGS["affectedness"].describe(affectedness_high_min=70)["Durch Krise stark betroffen"].startswith("Mindestens 70 %")
+    assert list(GROUPINGS["age"].describe(age_cut=50)) == ["U50", "Ü50"]
     with pytest.raises(ValueError, match="no parameter"):
-        GROUPINGS["gender"].describe(cut=40)
+        GROUPINGS["gender"].describe(age_cut=40)
 
 
 def test_groupings_table_matches_the_group_labels():
     df = _respondents()
-    table = groupings_table(threshold=50, cut=40)
+    table = groupings_table(institutional_threshold=50, age_cut=40)
     assert list(table.columns) == ["key", "Merkmal", "Grundlage", "Einteilung", "Ausprägung"]
     made = make_groupings(df)
     for key in STANDARD_GROUPINGS:
@@ -312,11 +312,11 @@ def test_grouping_by_name_picks_its_own_parameters_and_knows_roles():
     from clusterkrise import DATA_DIR
 
     df = load_survey(DATA_DIR / "survey" / "responses.csv", clean=True)
-    params = {"threshold": 60, "max_small": 8, "low_max": 20, "high_min": 90, "cut": 50}
+    params = {"institutional_threshold": 60, "office_size_max_small": 8, "affectedness_low_max": 20, "affectedness_high_min": 90, "age_cut": 50}
     size = groups.grouping(df, "office_size", **params)
-    pd.testing.assert_series_equal(size, groups.office_size(df, max_small=8))
+    pd.testing.assert_series_equal(size, groups.office_size(df, office_size_max_small=8))
     four = groups.grouping(df, "financing_four", **params)
-    pd.testing.assert_series_equal(four, groups.financing_four(df, threshold=60))
+    pd.testing.assert_series_equal(four, groups.financing_four(df, institutional_threshold=60))
     role = groups.grouping(df, "role:projektmanagement")
     assert list(role.cat.categories) == ["Projektmanagement", "andere Aufgaben"]
     with pytest.raises(KeyError, match="unknown grouping"):

@@ -5,9 +5,9 @@ Layout under the project root (see docs/architecture.md):
 ``_build/notebooks/<name>.ipynb``  executed notebooks
 ``_build/results/<chapter>/``      files the notebooks write into ``output_dir`` (figures, tables, values.json)
 ``_build/logs/<step>-<name>.log``  full traceback of the last failure of a step
-``_build/facts.json``              ``facts.book_variables()``: the registry's facts recomputed as book text
 ``_build/cache.json``              the cache manifest (content hashes, parsed imports)
-``_build/variables.yml``           facts.json and every ``values.json`` (under ``chNN``) merged
+``_build/variables.yml``           every ``values.json`` (printed texts, under ``chNN``) merged, plus
+                                   ``study``: the numbers the original study printed (registry)
                                    (copied to ``_variables.yml`` for Quarto with ``--for-quarto``)
 ``_book/``                         the rendered book, replaced only after a successful render
 
@@ -102,10 +102,6 @@ class Layout:
     @property
     def manifest(self) -> Path:
         return self.build / "cache.json"
-
-    @property
-    def facts_file(self) -> Path:
-        return self.build / "facts.json"
 
     @property
     def book(self) -> Path:
@@ -696,82 +692,6 @@ def _pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-class FactsJob:
-    """``facts.book_variables()`` (the registry's facts recomputed as book text) in a subprocess, so that it runs
-    beside the notebooks and with the project's own lib/; cached like a notebook in ``_build/facts.json``."""
-
-    CODE = (
-        "import json, sys, time\n"
-        "start = time.perf_counter()\n"
-        "from clusterkrise.facts import book_variables\n"
-        "json.dump(book_variables(), sys.stdout, ensure_ascii=False, sort_keys=True)\n"
-        "print(f'seconds={time.perf_counter() - start:.3f}', file=sys.stderr)\n"
-    )
-
-    def __init__(self, layout: Layout, use_cache: bool, hasher: Hasher):
-        self.layout = layout
-        self.process: subprocess.Popen | None = None
-        self.key = None
-        self.cached = False
-        module = layout.lib / "facts.py"
-        if not module.is_file() or "def book_variables" not in module.read_text(encoding="utf-8"):
-            layout.facts_file.unlink(missing_ok=True)  # a project without the facts registry: no stale facts
-            return
-        closure = lib_closure(["from clusterkrise import facts"], layout.lib, hasher.imports)
-        lib = hasher.tree(layout.lib, base=layout.root) if closure is None else {
-            p.relative_to(layout.root).as_posix(): hasher.file(p) for p in sorted(closure)
-        }
-        data = hasher.tree(layout.data, base=layout.root) if layout.data.is_dir() else {}
-        self.key = _digest({"lib": lib, "data": data, "python": sys.version_info[:2]})
-        self.cached = use_cache and load_manifest(layout).get("facts") == self.key and layout.facts_file.is_file()
-
-    @property
-    def needed(self) -> bool:
-        return self.key is not None and not self.cached
-
-    def start(self) -> None:
-        if self.needed:
-            self.started = time.perf_counter()
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", self.CODE], cwd=self.layout.root, env={**os.environ, **_kernel_env(self.layout)},
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            )
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
-
-    def finish(self, out: TextIO) -> None:
-        if self.key is None:
-            return
-        if self.cached:
-            print("[facts] book variables … cached", file=out, flush=True)
-            return
-        assert self.process is not None
-        stdout, stderr = self.process.communicate()
-        text = stderr.decode("utf-8", "replace")
-        # The job ran beside the notebooks and may have ended long ago: it reports its own duration.
-        reported = re.findall(r"^seconds=([0-9.]+)$", text, flags=re.MULTILINE)
-        seconds = float(reported[-1]) if reported else time.perf_counter() - self.started
-        try:
-            if self.process.returncode != 0:
-                raise ValueError("exit status %d" % self.process.returncode)
-            variables = json.loads(stdout)
-        except ValueError as error:
-            log = _write_log(self.layout, "execute", "facts", text)
-            last = next((line for line in reversed(text.splitlines()) if line.strip()), str(error))
-            raise BuildError(
-                "execute", f"recomputing the published facts: {last}", chapter="facts", log=_rel(log, self.layout.root)
-            ) from None
-        _write_atomic(self.layout.facts_file, json.dumps(variables, ensure_ascii=False, sort_keys=True, indent=1) + "\n")
-        manifest = load_manifest(self.layout)
-        manifest["facts"] = self.key
-        save_manifest(self.layout, manifest)
-        (self.layout.logs / "execute-facts.log").unlink(missing_ok=True)
-        print(f"[facts] book variables … {seconds:.1f} s", file=out, flush=True)
-
-
 def execute(
     layout: Layout,
     *,
@@ -783,27 +703,11 @@ def execute(
     warm_kernels: bool | None = None,
     out: TextIO | None = None,
 ) -> ExecuteReport:
-    """Execute the notebooks whose inputs changed and, beside them, recompute the facts' book variables.
-
-    Arguments as for :func:`execute_notebooks`; the facts are recomputed only for a full run (no ``select``).
-    """
-    out = out or sys.stdout
-    hasher = Hasher(ImportIndex(load_manifest(layout).get("imports")))
-    facts = FactsJob(layout, use_cache, hasher) if not select else None
-    if facts is not None:
-        facts.start()
-    try:
-        report = execute_notebooks(
-            layout, select=select, params=params, jobs=jobs, use_cache=use_cache, validate=validate,
-            warm_kernels=warm_kernels, out=out, hasher=hasher,
-        )
-    except BaseException:
-        if facts is not None:
-            facts.stop()
-        raise
-    if facts is not None:
-        facts.finish(out)
-    return report
+    """Execute the notebooks whose inputs changed; arguments as for :func:`execute_notebooks`."""
+    return execute_notebooks(
+        layout, select=select, params=params, jobs=jobs, use_cache=use_cache, validate=validate,
+        warm_kernels=warm_kernels, out=out,
+    )
 
 
 def execute_notebooks(
@@ -971,18 +875,30 @@ def _chapter_key(folder: str) -> str:
 
 
 def _chapter_values(payload: Any) -> Any:
-    # report.Context.finish() writes {"chapter", "produced", "values"}; a flat object is taken as it is.
+    # results.ChapterResults.finish() writes {"chapter", "values" (printed texts), "raw", ...}; a flat
+    # object is taken as it is.
     if isinstance(payload, dict) and "chapter" in payload and isinstance(payload.get("values"), dict):
         return payload["values"]
     return payload
 
 
+def _study_values(layout: Layout) -> dict[str, str]:
+    """``study.<id>``: what the original study printed, for sentences that quote it as such."""
+    registry = layout.data / "published_facts.yaml"
+    if not registry.is_file():
+        return {}
+    from .registry import load_facts, published_text
+
+    return published_text(load_facts(registry))
+
+
 def collect_variables(layout: Layout) -> dict[str, Any]:
-    """The book's variables: the recomputed facts (``facts``, ``facts_published``) and every
-    ``_build/results/<NN>/values.json`` under ``chNN``."""
+    """The book's variables: every ``_build/results/<NN>/values.json`` under ``chNN`` -- the only source
+    of numbers computed from the data -- and ``study`` (the study's printed numbers, from the registry)."""
     variables: dict[str, Any] = {}
-    if layout.facts_file.is_file():
-        variables.update(json.loads(layout.facts_file.read_text(encoding="utf-8")))
+    study = _study_values(layout)
+    if study:
+        variables["study"] = study
     if not layout.results.is_dir():
         return variables
     for path in sorted(layout.results.glob("*/values.json")):
@@ -996,13 +912,26 @@ def collect_variables(layout: Layout) -> dict[str, Any]:
     return variables
 
 
+def collect_raw_values(layout: Layout) -> dict[str, dict[str, Any]]:
+    """The raw values (numbers, lists, flags) each chapter notebook recorded, by chapter ("07")."""
+    raw: dict[str, dict[str, Any]] = {}
+    for path in sorted(layout.results.glob("*/values.json")) if layout.results.is_dir() else []:
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as error:
+            raise BuildError("check", f"{_rel(path, layout.root)} is not valid JSON: {error}", chapter=path.parent.name) from error
+        if isinstance(payload, dict) and isinstance(payload.get("raw"), dict):
+            raw[path.parent.name] = payload["raw"]
+    return raw
+
+
 def write_variables(layout: Layout, variables: Mapping[str, Any]) -> bool:
     """Write ``_variables.yml`` when its content changes; returns whether it did."""
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the C dumper is ten times faster on ~1,000 values
     text = (
-        "# Generated by `clusterkrise build` (facts registry and _build/results/*/values.json). Do not edit.\n"
+        "# Generated by `clusterkrise build` (_build/results/*/values.json and the registry's printed values). Do not edit.\n"
         + yaml.dump(dict(variables), Dumper=dumper, allow_unicode=True, sort_keys=True, default_flow_style=False)
     )
     path = layout.variables_file

@@ -3,7 +3,7 @@
 build     execute changed notebooks, merge their values, render HTML and PDF into _book/
 execute   execute notebooks only (all, or the ones named)
 render    render only, from the last executed results
-check     compare every published figure of the study with its recomputation
+check     compare every published figure of the study with the value the notebooks compute
 validate  check a survey data file against the codebook
 preview   serve _book/ locally and rebuild when sources change
 """
@@ -92,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render the book from the last executed results")
     p.add_argument("--formats", type=_formats, default=b.DEFAULT_FORMATS, metavar="html,pdf")
 
-    p = sub.add_parser("check", help="published vs. recomputed figures; exit 1 on a mismatch")
+    p = sub.add_parser("check", help="the study's published figures vs. the values the notebooks compute; exit 1 on a mismatch")
     p.add_argument("--data", type=Path, default=None, metavar="PATH", help="survey file (default: the shipped data)")
+    _add_execution_options(p)
 
     p = sub.add_parser("validate", help="validate a survey data file (CSV, XLSX, SAV)")
     p.add_argument("path", type=Path, metavar="PATH")
@@ -116,9 +117,9 @@ def _load_survey_default() -> Callable[[Path], Any]:
 
 
 def _check_facts_default() -> Callable[..., Any]:
-    from .facts import check_facts
+    from .registry import check_values
 
-    return check_facts
+    return check_values
 
 
 def cmd_validate(path: Path, loader: Callable[[Path], Any], out: TextIO, err: TextIO) -> int:
@@ -135,16 +136,17 @@ def cmd_validate(path: Path, loader: Callable[[Path], Any], out: TextIO, err: Te
     return EXIT_OK
 
 
-def cmd_check(data: Path | None, check_facts: Callable[..., Any], loader: Callable[[Path], Any] | None, out: TextIO, err: TextIO) -> int:
+def cmd_check(layout: "b.Layout", check_facts: Callable[..., Any], out: TextIO, err: TextIO) -> int:
+    """Compare the values this build's notebooks recorded (key = fact id) with the registry."""
     try:
-        table = check_facts(loader(data)) if data is not None and loader is not None else check_facts()
+        table = check_facts(b.collect_raw_values(layout))
     except Exception as error:
         print(f"check failed: {type(error).__name__}: {error}", file=err)
         return EXIT_FAILED
-    columns = [c for c in ("id", "place", "published", "expected", "recomputed", "match") if c in table.columns]
+    columns = [c for c in ("id", "chapter", "place", "published", "expected", "recomputed", "match", "error") if c in table.columns]
     print(table[columns].to_string(index=False, max_colwidth=40), file=out)
     matches = table["match"].fillna(False).astype(bool)
-    print(f"\n{int(matches.sum())} of {len(table)} published figures match their recomputation", file=out)
+    print(f"\n{int(matches.sum())} of {len(table)} published figures match the values this build's notebooks computed", file=out)
     if "conflict" in table.columns:
         # Where the study contradicts itself, `expected` is the reading the data follow: say why.
         conflicted = table[table["conflict"].fillna("").astype(str) != ""]
@@ -250,11 +252,15 @@ def main(
         if args.command == "validate":
             return cmd_validate(args.path, loader or _load_survey_default(), out, err)
         if args.command == "check":
-            needs_loader = args.data is not None
-            return cmd_check(
-                args.data, check_facts or _check_facts_default(),
-                (loader or _load_survey_default()) if needs_loader else None, out, err,
+            params = _params(args.param)
+            if args.data is not None:
+                params["data_path"] = str(args.data.resolve())
+            # The values come from the notebooks (cached: nothing runs when nothing changed).
+            b.execute(
+                layout, params=params, jobs=args.jobs, use_cache=not args.no_cache, validate=validate, out=out,
+                warm_kernels=False if args.fresh_kernels else None,
             )
+            return cmd_check(layout, check_facts or _check_facts_default(), out, err)
         if args.command == "build":
             report = b.build(
                 root, params=_params(args.param), jobs=args.jobs, formats=args.formats,

@@ -11,6 +11,8 @@ applying to every item, or a mapping ``{item: codes, None: default codes}``.
 
 from __future__ import annotations
 
+import math
+
 import warnings
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -354,3 +356,20 @@ def distribution(
     if not frames:
         return pd.DataFrame(columns=["item", "item_label", "value", "n", "share"])
     return pd.concat(frames, ignore_index=True)
+
+
+# Development arrows of Tab. 6, read from the mean change on the -2..+2 usage scale. The study prints
+# five arrow glyphs without a legend; this mapping is our reading and lives in one place.
+TREND_ARROWS = ((1.0, "↑"), (0.3, "↗"), (-0.3, "→"), (-1.0, "↘"))
+TREND_ARROW_BOTTOM = "↓"
+
+
+def trend_arrow(mean_change: float) -> str:
+    """The Tab. 6 arrow for a mean change of use (see ``TREND_ARROWS``); "?" without a mean."""
+    if mean_change is None or (isinstance(mean_change, float) and math.isnan(mean_change)):
+        return "?"
+    for lower, arrow in TREND_ARROWS:
+        if mean_change >= lower:
+            return arrow
+    return TREND_ARROW_BOTTOM
+

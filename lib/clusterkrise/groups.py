@@ -197,20 +197,20 @@ def _financing_shares(df: pd.DataFrame, columns: tuple[str, ...]) -> tuple[pd.Da
     return shares.fillna(0.0), none
 
 
-def financing_institutional(df: pd.DataFrame, *, threshold: float = 50) -> pd.Series:
-    """Mostly institutional financing (D4_institutionell >= threshold percent) vs the rest.
+def financing_institutional(df: pd.DataFrame, *, institutional_threshold: float = 50) -> pd.Series:
+    """Mostly institutional financing (D4_institutionell >= institutional_threshold percent) vs the rest.
 
     Rows without any D4 share are left out ("Finanzierungsanteile fehlen").
     """
     _require_frame(df)
-    threshold = _check_range("threshold", threshold, 0, 100)
+    institutional_threshold = _check_range("institutional_threshold", institutional_threshold, 0, 100)
     _require_columns(df, ["D4_institutionell"], "financing_institutional")
     present = tuple(c for c in FINANCING_COLUMNS if c in df.columns)
     shares, none = _financing_shares(df, present)
     labels = _blank(df)
     inst = shares["D4_institutionell"]
-    labels[~none & (inst >= threshold)] = "Größtenteils institutionell finanziert"
-    labels[~none & (inst < threshold)] = "Sonstige Finanzierung"
+    labels[~none & (inst >= institutional_threshold)] = "Größtenteils institutionell finanziert"
+    labels[~none & (inst < institutional_threshold)] = "Sonstige Finanzierung"
     return _finish(
         labels,
         ["Größtenteils institutionell finanziert", "Sonstige Finanzierung"],
@@ -227,16 +227,16 @@ FINANCING_FOUR_LABELS = {
 FINANCING_MIXED = "Gemischt/Sonstige Finanzierung"
 
 
-def financing_four(df: pd.DataFrame, *, threshold: float = 50) -> pd.Series:
+def financing_four(df: pd.DataFrame, *, institutional_threshold: float = 50) -> pd.Series:
     """The four financing groups of Abb. 7.
 
-    A respondent whose institutional, project or membership share reaches ``threshold`` percent is
+    A respondent whose institutional, project or membership share reaches ``institutional_threshold`` percent is
     "größtenteils" financed that way; everyone else, including those whose largest share is
     "sonstige" and those with two sources tied at the top (e.g. 50/50), is "Gemischt/Sonstige".
     With a threshold below 50 several sources can qualify; the largest one wins.
     """
     _require_frame(df)
-    threshold = _check_range("threshold", threshold, 0, 100)
+    institutional_threshold = _check_range("institutional_threshold", institutional_threshold, 0, 100)
     _require_columns(df, list(FINANCING_COLUMNS), "financing_four")
     shares, none = _financing_shares(df, FINANCING_COLUMNS)
     main = shares[list(FINANCING_FOUR_LABELS)]
@@ -244,7 +244,7 @@ def financing_four(df: pd.DataFrame, *, threshold: float = 50) -> pd.Series:
     n_top = main.eq(top, axis=0).sum(axis=1)
     winner = main.idxmax(axis=1)
     labels = pd.Series(FINANCING_MIXED, index=df.index, dtype=object)
-    clear = (top >= threshold) & (n_top == 1)
+    clear = (top >= institutional_threshold) & (n_top == 1)
     labels[clear] = winner[clear].map(FINANCING_FOUR_LABELS)
     labels[none] = None
     return _finish(
@@ -256,27 +256,27 @@ def financing_four(df: pd.DataFrame, *, threshold: float = 50) -> pd.Series:
 
 
 def affectedness(
-    df: pd.DataFrame, *, low_max: float = 30, high_min: float = 80, column: str = "A3_companies"
+    df: pd.DataFrame, *, affectedness_low_max: float = 30, affectedness_high_min: float = 80, column: str = "A3_companies"
 ) -> pd.Series:
     """Share of member companies hit by the crisis (A3, percent in steps of 10).
 
-    ``<= low_max`` is "gering betroffen", ``>= high_min`` "stark betroffen", anything between is
+    ``<= affectedness_low_max`` is "gering betroffen", ``>= affectedness_high_min`` "stark betroffen", anything between is
     left out. Tab. 4 of the study gives the upper band as 80-100 while its section 6.1.8 speaks of
-    70 % and more; the default follows Tab. 4, and ``high_min=70`` gives the other reading.
+    70 % and more; the default follows Tab. 4, and ``affectedness_high_min=70`` gives the other reading.
     """
     _require_frame(df)
-    low_max = _check_range("low_max", low_max, 0, 100)
-    high_min = _check_range("high_min", high_min, 0, 100)
-    if not low_max < high_min:
-        raise ValueError(f"low_max ({low_max:g}) must be smaller than high_min ({high_min:g})")
+    affectedness_low_max = _check_range("affectedness_low_max", affectedness_low_max, 0, 100)
+    affectedness_high_min = _check_range("affectedness_high_min", affectedness_high_min, 0, 100)
+    if not affectedness_low_max < affectedness_high_min:
+        raise ValueError(f"affectedness_low_max ({affectedness_low_max:g}) must be smaller than affectedness_high_min ({affectedness_high_min:g})")
     _require_columns(df, [column], "affectedness")
     values = _numeric(df, column)
     if ((values < 0) | (values > 100)).any():
         raise ValueError(f"column {column} holds percentages outside 0..100")
     labels = _blank(df)
-    labels[values <= low_max] = "Durch Krise gering betroffen"
-    labels[values >= high_min] = "Durch Krise stark betroffen"
-    middle = (values > low_max) & (values < high_min)
+    labels[values <= affectedness_low_max] = "Durch Krise gering betroffen"
+    labels[values >= affectedness_high_min] = "Durch Krise stark betroffen"
+    middle = (values > affectedness_low_max) & (values < affectedness_high_min)
     return _finish(
         labels,
         ["Durch Krise gering betroffen", "Durch Krise stark betroffen"],
@@ -285,17 +285,17 @@ def affectedness(
     )
 
 
-def office_size(df: pd.DataFrame, *, max_small: float = 5) -> pd.Series:
-    """Small (``D5_staff <= max_small``) vs large cluster management offices (section 6.1.5)."""
+def office_size(df: pd.DataFrame, *, office_size_max_small: float = 5) -> pd.Series:
+    """Small (``D5_staff <= office_size_max_small``) vs large cluster management offices (section 6.1.5)."""
     _require_frame(df)
-    max_small = _check_range("max_small", max_small, 0, None)
+    office_size_max_small = _check_range("office_size_max_small", office_size_max_small, 0, None)
     _require_columns(df, ["D5_staff"], "office_size")
     staff = _numeric(df, "D5_staff")
     if (staff < 0).any():
         raise ValueError("column D5_staff holds negative staff numbers")
     labels = _blank(df)
-    labels[staff <= max_small] = "Kleine Clustermanagements"
-    labels[staff > max_small] = "Große Clustermanagements"
+    labels[staff <= office_size_max_small] = "Kleine Clustermanagements"
+    labels[staff > office_size_max_small] = "Große Clustermanagements"
     return _finish(
         labels,
         ["Kleine Clustermanagements", "Große Clustermanagements"],
@@ -312,22 +312,22 @@ def _age_edges() -> list[int]:
     return [upper for _, upper in AGE_BANDS.values() if upper is not None]
 
 
-def age_group(df: pd.DataFrame, *, cut: int = 40) -> pd.Series:
+def age_group(df: pd.DataFrame, *, age_cut: int = 40) -> pd.Series:
     """Younger vs older respondents from the age bands of D9 (section 6.2.2).
 
     Only band edges can separate the groups, because the questionnaire asked for bands, not
-    ages: ``cut`` must be the upper bound of a band (30, 40, 50, 60 or 70). Bands ending at or
-    below ``cut`` form "U<cut>", the others "Ü<cut>".
+    ages: ``age_cut`` must be the upper bound of a band (30, 40, 50, 60 or 70). Bands ending at or
+    below ``age_cut`` form "U<age_cut>", the others "Ü<age_cut>".
     """
     _require_frame(df)
     edges = _age_edges()
-    if isinstance(cut, bool) or cut not in edges:
-        raise ValueError(f"cut={cut!r} is not an upper edge of the D9 age bands; choose one of {edges}")
+    if isinstance(age_cut, bool) or age_cut not in edges:
+        raise ValueError(f"age_cut={age_cut!r} is not an upper edge of the D9 age bands; choose one of {edges}")
     _require_columns(df, ["D9_age"], "age_group")
     codes = _numeric(df, "D9_age")
     _check_values(codes, {float(c) for c in AGE_BANDS}, "D9_age")
-    young_codes = [c for c, (_, upper) in AGE_BANDS.items() if upper is not None and upper <= cut]
-    young, old = f"U{cut}", f"Ü{cut}"
+    young_codes = [c for c, (_, upper) in AGE_BANDS.items() if upper is not None and upper <= age_cut]
+    young, old = f"U{age_cut}", f"Ü{age_cut}"
     labels = _blank(df)
     labels[codes.isin(young_codes)] = young
     labels[codes.notna() & ~codes.isin(young_codes)] = old
@@ -454,10 +454,10 @@ GROUPINGS: dict[str, Grouping] = {
         title="Finanzierung",
         basis="D4",
         definitions={
-            "Größtenteils institutionell finanziert": "Institutioneller Anteil mindestens {threshold} %",
-            "Sonstige Finanzierung": "Institutioneller Anteil unter {threshold} %",
+            "Größtenteils institutionell finanziert": "Institutioneller Anteil mindestens {institutional_threshold} %",
+            "Sonstige Finanzierung": "Institutioneller Anteil unter {institutional_threshold} %",
         },
-        defaults={"threshold": 50},
+        defaults={"institutional_threshold": 50},
     ),
     "financing_four": Grouping(
         key="financing_four",
@@ -465,12 +465,12 @@ GROUPINGS: dict[str, Grouping] = {
         title="Finanzierungsquellen",
         basis="D4",
         definitions={
-            "Größtenteils institutionell-finanziert": "Institutioneller Anteil mindestens {threshold} %",
-            "Größtenteils projekt-finanziert": "Projektanteil mindestens {threshold} %",
-            "Größtenteils durch Mitglieder finanziert": "Mitgliederanteil mindestens {threshold} %",
-            "Gemischt/Sonstige Finanzierung": "Keine dieser Quellen erreicht allein {threshold} %",
+            "Größtenteils institutionell-finanziert": "Institutioneller Anteil mindestens {institutional_threshold} %",
+            "Größtenteils projekt-finanziert": "Projektanteil mindestens {institutional_threshold} %",
+            "Größtenteils durch Mitglieder finanziert": "Mitgliederanteil mindestens {institutional_threshold} %",
+            "Gemischt/Sonstige Finanzierung": "Keine dieser Quellen erreicht allein {institutional_threshold} %",
         },
-        defaults={"threshold": 50},
+        defaults={"institutional_threshold": 50},
     ),
     "affectedness": Grouping(
         key="affectedness",
@@ -478,10 +478,10 @@ GROUPINGS: dict[str, Grouping] = {
         title="Betroffenheit",
         basis="A3",
         definitions={
-            "Durch Krise gering betroffen": "Höchstens {low_max} % der Unternehmen negativ betroffen",
-            "Durch Krise stark betroffen": "Mindestens {high_min} % der Unternehmen negativ betroffen",
+            "Durch Krise gering betroffen": "Höchstens {affectedness_low_max} % der Unternehmen negativ betroffen",
+            "Durch Krise stark betroffen": "Mindestens {affectedness_high_min} % der Unternehmen negativ betroffen",
         },
-        defaults={"low_max": 30, "high_min": 80},
+        defaults={"affectedness_low_max": 30, "affectedness_high_min": 80},
     ),
     "office_size": Grouping(
         key="office_size",
@@ -489,10 +489,10 @@ GROUPINGS: dict[str, Grouping] = {
         title="Größe des Clustermanagements",
         basis="D5",
         definitions={
-            "Kleine Clustermanagements": "Höchstens {max_small} Mitarbeiter:innen",
-            "Große Clustermanagements": "Mehr als {max_small} Mitarbeiter:innen",
+            "Kleine Clustermanagements": "Höchstens {office_size_max_small} Mitarbeiter:innen",
+            "Große Clustermanagements": "Mehr als {office_size_max_small} Mitarbeiter:innen",
         },
-        defaults={"max_small": 5},
+        defaults={"office_size_max_small": 5},
     ),
     "age": Grouping(
         key="age",
@@ -500,10 +500,10 @@ GROUPINGS: dict[str, Grouping] = {
         title="Alter",
         basis="D9",
         definitions={
-            "U{cut}": "Altersgruppen bis einschließlich {cut} Jahre",
-            "Ü{cut}": "Altersgruppen über {cut} Jahre",
+            "U{age_cut}": "Altersgruppen bis einschließlich {age_cut} Jahre",
+            "Ü{age_cut}": "Altersgruppen über {age_cut} Jahre",
         },
-        defaults={"cut": 40},
+        defaults={"age_cut": 40},
     ),
     "gender": Grouping(
         key="gender",
@@ -537,8 +537,8 @@ def _split_params(keys: tuple[str, ...], params: Mapping[str, Any]) -> dict[str,
 def make_groupings(df: pd.DataFrame, **params: Any) -> dict[str, pd.Series]:
     """The standard comparison groupings ``{key: Series}`` (``STANDARD_GROUPINGS``).
 
-    Parameters are the thresholds of the single functions, e.g. ``threshold=50, low_max=30,
-    high_min=80, max_small=5, cut=40, berlin="east", multi_state="exclude"``.
+    Parameters are the thresholds of the single functions, e.g. ``institutional_threshold=50, affectedness_low_max=30,
+    affectedness_high_min=80, office_size_max_small=5, age_cut=40, berlin="east", multi_state="exclude"``.
     """
     split = _split_params(STANDARD_GROUPINGS, params)
     return {key: GROUPINGS[key](df, **split[key]) for key in STANDARD_GROUPINGS}

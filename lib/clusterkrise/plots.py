@@ -22,6 +22,7 @@ the book.
 
 from __future__ import annotations
 
+
 import contextlib
 import math
 import textwrap
@@ -32,10 +33,13 @@ import matplotlib as mpl
 import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
+
 from matplotlib import font_manager, ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+
+from . import formatting as fmt
 
 __all__ = [
     "BLOCK_COLOURS",
@@ -196,21 +200,13 @@ def _height_for(n_rows: int, per_row: float = 0.30, extra: float = 0.9) -> float
 
 
 def format_number(x: float, decimals: int = 0) -> str:
-    """German notation: decimal comma, dot as thousands separator, real minus sign."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    text = f"{x:,.{decimals}f}"
-    text = text.replace(",", "\u0000").replace(".", ",").replace("\u0000", ".")
-    if text.startswith("-"):
-        text = "\u2212" + text[1:]
-    if text in {"\u22120", "\u22120," + "0" * decimals}:
-        text = text[1:]  # no "−0"
-    return text
+    """German notation with the book's one rounding rule (:func:`clusterkrise.formatting.number`)."""
+    return fmt.number(x, decimals)
 
 
 def format_percent(share: float, decimals: int = 0) -> str:
-    """A fraction as German percentage, e.g. ``0.41 -> "41 %"``."""
-    return f"{format_number(share * 100, decimals)} %"
+    """A fraction as German percentage, e.g. ``0.41 -> "41 %"`` (same rounding as the prose)."""
+    return f"{fmt.percent(share, decimals)} %"
 
 
 class GermanFormatter(ticker.Formatter):

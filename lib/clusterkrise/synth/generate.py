@@ -24,7 +24,8 @@ import pandas as pd
 
 from .. import DATA_DIR
 from ..codebook import Codebook, load_codebook
-from ..facts import Fact, load_facts, trend_arrow
+from ..descriptives import trend_arrow
+from ..registry import Fact, load_facts
 from ..utests import mann_whitney_u
 
 SEED = 20201001  # the last field day of the survey

@@ -1,122 +1,47 @@
-"""Registry of the study's published facts and their recomputation from respondent data.
+"""An independent recomputation of the registry's statements, for the tests only.
 
-``data/published_facts.yaml`` holds every quantitative statement of the study with its place. Each
-entry names a *kind*; this module knows how to recompute each kind with the project's own analysis
-code (groupings from :mod:`clusterkrise.groups`, U-tests from :mod:`clusterkrise.utests`). The same
-table serves the test suite, ``clusterkrise check`` and the chapters' notes on conflicts.
+The book's numbers come from the chapter notebooks. This module recomputes each statement of
+``data/published_facts.yaml`` from its ``kind`` and ``args`` with plain pandas (plus the project's
+groupings and U-test engine, which have tests of their own), so the tests can show that the notebooks
+print what the data say -- on the shipped data and on any other data set.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from . import DATA_DIR
-from .codebook import Codebook, load_codebook
-
-FACTS_PATH = DATA_DIR / "published_facts.yaml"
-
-# Development arrows of Tab. 6, read from the mean change on the -2..+2 usage scale. The study prints
-# five arrow glyphs without a legend; this mapping is our reading and lives in one place.
-TREND_ARROWS = ((1.0, "↑"), (0.3, "↗"), (-0.3, "→"), (-1.0, "↘"))
-TREND_ARROW_BOTTOM = "↓"
-
-
-def trend_arrow(mean_change: float) -> str:
-    if mean_change is None or (isinstance(mean_change, float) and math.isnan(mean_change)):
-        return "?"
-    for lower, arrow in TREND_ARROWS:
-        if mean_change >= lower:
-            return arrow
-    return TREND_ARROW_BOTTOM
-
-
-@dataclass(frozen=True)
-class Fact:
-    id: str
-    place: dict[str, str]
-    printed: str
-    kind: str
-    args: dict[str, Any]
-    published: Any
-    expect: Any = None
-    compare: str = "=="
-    decimals: int | None = None
-    conflict: str | None = None
-    note: str | None = None
-    unit: str | None = None
-
-    @property
-    def target(self) -> Any:
-        """The value the data are built to give: `expect` where the study contradicts itself."""
-        return self.published if self.expect is None else self.expect
-
-    @property
-    def where(self) -> str:
-        parts = [f"Kap. {self.place.get('section')}" if self.place.get("section") else None, self.place.get("ref")]
-        return ", ".join(p for p in parts if p)
-
-
-def load_facts(path: Path | str | None = None) -> list[Fact]:
-    with open(path or FACTS_PATH, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
-    facts = []
-    seen = set()
-    for entry in raw["facts"]:
-        if entry["id"] in seen:
-            raise ValueError(f"published_facts.yaml: duplicate id {entry['id']!r}")
-        seen.add(entry["id"])
-        facts.append(
-            Fact(
-                id=entry["id"],
-                place=entry.get("place") or {},
-                printed=entry.get("printed", ""),
-                kind=entry["kind"],
-                args=entry.get("args") or {},
-                published=entry.get("published"),
-                expect=entry.get("expect"),
-                compare=entry.get("compare", "between" if isinstance(entry.get("published"), list) and entry.get("kind") not in LIST_KINDS else "=="),
-                decimals=entry.get("decimals"),
-                conflict=entry.get("conflict"),
-                note=entry.get("note"),
-                unit=entry.get("unit"),
-            )
-        )
-    return facts
-
-
-# Kinds whose published value is a list of item ids or values, compared as a set.
-LIST_KINDS = {"sig_set", "top_items", "top_items_ordered", "top_values"}
+from clusterkrise.codebook import Codebook, load_codebook
+from clusterkrise.descriptives import trend_arrow
+from clusterkrise.registry import Fact
 
 
 class Survey:
     """Respondent data plus everything derived from it that several facts share (computed once)."""
 
-    def __init__(self, data: pd.DataFrame, codebook: Codebook | None = None, *, group_params: Mapping[str, Any] | None = None, alpha: float = 0.10):
+    def __init__(self, data: pd.DataFrame, codebook: Codebook | None = None, *, group_params: Mapping[str, Any] | None = None, alpha: float = 0.10, min_group_size: int = 5):
         self.codebook = codebook or load_codebook()
         # Plain float columns: nullable dtypes would let NA propagate through comparisons and .all().
         text_cols = [c for q in self.codebook if q.is_open for c in q.columns]
         numeric = data.drop(columns=[c for c in text_cols if c in data.columns])
         data = numeric.apply(pd.to_numeric, errors="coerce").astype("float64").join(data[[c for c in text_cols if c in data.columns]])
         self.started = data
-        min_dur = self.codebook.min_duration_seconds
-        durations = pd.to_numeric(data["duration_seconds"], errors="coerce")
-        self.cleaned = data.loc[durations >= min_dur]
+        from clusterkrise.io import apply_cleaning
+
+        # the one cleaning rule of the library (interviews shorter than the minimum duration removed)
+        self.cleaned = data.loc[apply_cleaning(data, self.codebook).index]
         self.group_params = dict(group_params or {})
         self.alpha = alpha
+        self.min_group_size = min_group_size
         self._groupings: dict[str, pd.Series] = {}
         self._utests: dict[tuple[str, str], pd.DataFrame] = {}
 
     # -- groupings ---------------------------------------------------------------------------
     def grouping(self, name: str) -> pd.Series:
         """A comparison grouping of the cleaned respondents, built once per name."""
-        from . import groups
+        from clusterkrise import groups
 
         if name not in self._groupings:
             self._groupings[name] = groups.grouping(self.cleaned, name, **self.group_params)
@@ -124,7 +49,7 @@ class Survey:
 
     # -- U-tests -------------------------------------------------------------------------------
     def utest(self, question: str, grouping: str) -> pd.DataFrame:
-        from .utests import compare_groups
+        from clusterkrise.utests import compare_groups
 
         key = (question, grouping)
         cache = self._utests
@@ -135,6 +60,7 @@ class Survey:
                 q.columns,
                 {grouping: self.grouping(grouping)},
                 alpha=self.alpha,
+                min_group_size=self.min_group_size,
                 special_codes={c: list(q.scale.special) for c in q.columns},
                 item_labels=self.codebook.labels(question),
             )
@@ -523,184 +449,9 @@ def _spearman_sign(s: Survey, a: dict) -> int:
     return int(np.sign(rho))
 
 
-# --------------------------------------------------------------------------- comparison
-def _round(value: Any, decimals: int | None) -> Any:
-    if isinstance(value, float) and decimals is not None:
-        return round(value + 0.0, decimals)
-    if isinstance(value, float):
-        return round(value)
-    return value
-
-
-def matches(fact: Fact, value: Any) -> bool:
-    target = fact.target
-    if value is None:
-        return fact.kind == "external"
-    if fact.kind in LIST_KINDS:
-        if fact.kind == "top_items_ordered":
-            return list(value) == list(target)
-        return sorted(map(str, value)) == sorted(map(str, target))
-    # Where the data deliberately follow another reading, they must give exactly that reading.
-    op = "==" if fact.expect is not None else fact.compare
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    if op == "between":
-        lo, hi = target
-        if isinstance(value, list):
-            return lo <= value[0] and value[1] <= hi
-        return lo <= value <= hi
-    if op == ">":
-        return value > target
-    if op == ">=":
-        return value >= target
-    if op == "<":
-        return value < target
-    if op == "<=":
-        return value <= target
-    if isinstance(target, bool) or isinstance(value, bool):
-        return bool(value) == bool(target)
-    if isinstance(target, str):
-        return value == target
-    if fact.decimals is None and isinstance(value, float) and isinstance(target, (int, float)):
-        return round(value) == target
-    return _round(value, fact.decimals) == target
-
-
 def recompute(fact: Fact, survey: Survey) -> Any:
     try:
         fn = KINDS[fact.kind]
     except KeyError:
         raise ValueError(f"fact {fact.id}: unknown kind {fact.kind!r}") from None
     return fn(survey, fact.args)
-
-
-def check_facts(data: pd.DataFrame | None = None, *, facts: list[Fact] | None = None, codebook: Codebook | None = None, **survey_kwargs) -> pd.DataFrame:
-    """Published vs recomputed for every registered fact; one row per fact."""
-    if data is None:
-        from .io import load_survey
-
-        data = load_survey(DATA_DIR / "survey" / "responses.csv")
-    survey = Survey(data, codebook, **survey_kwargs)
-    rows = []
-    for fact in facts or load_facts():
-        try:
-            value = recompute(fact, survey)
-            error = ""
-        except Exception as exc:  # a broken fact must show up in the table, not stop the others
-            value, error = None, f"{type(exc).__name__}: {exc}"
-        ok = (not error) and matches(fact, value)
-        rows.append(
-            {
-                "id": fact.id,
-                "place": fact.where,
-                "statement": fact.printed,
-                "published": fact.published,
-                "expected": fact.target,
-                "recomputed": _display(value, fact.decimals),
-                "match": ok,
-                "conflict": fact.conflict or "",
-                "error": error,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _display(value: Any, decimals: int | None) -> Any:
-    if isinstance(value, float):
-        return round(value, 1 if decimals is None else decimals)
-    if isinstance(value, list):
-        return [_display(v, decimals) for v in value]
-    return value
-
-
-def conflicts(facts: list[Fact] | None = None) -> list[Fact]:
-    return [f for f in (facts or load_facts()) if f.conflict]
-
-
-# --------------------------------------------------------------------------- book variables
-def german_number(value: float, decimals: int = 0) -> str:
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
-
-
-def german_list(words: list[str]) -> str:
-    """"A, B und C"; with semicolons when a label holds a comma itself, so the items stay apart."""
-    words = list(words)
-    if len(words) == 1:
-        return words[0]
-    separator = "; " if any("," in w for w in words) else ", "
-    return separator.join(words[:-1]) + " und " + words[-1]
-
-
-def book_variables(data: pd.DataFrame | None = None, **survey_kwargs) -> dict[str, dict[str, str]]:
-    """Recomputed facts as printable German text for the prose: ``{{< var facts.<id> >}}``.
-
-    Numbers carry the study's printed precision; item lists become German enumerations of item
-    labels. For facts where the study contradicts itself, ``facts_published.<id>`` holds the value the
-    study prints, so a chapter can name both.
-    """
-    if data is None:
-        from .io import load_survey
-
-        data = load_survey(DATA_DIR / "survey" / "responses.csv")
-    survey = Survey(data, **survey_kwargs)
-    out: dict[str, str] = {}
-    published: dict[str, str] = {}
-    for fact in load_facts():
-        if fact.kind == "external":
-            out[fact.id] = german_number(fact.published)
-            continue
-        value = recompute(fact, survey)
-        text = _as_text(value, fact, survey.codebook)
-        if text is not None:
-            out[fact.id] = text
-        if fact.conflict:
-            shown = _as_text(fact.published, fact, survey.codebook)
-            if shown is not None:
-                published[fact.id] = shown
-    seconds = float(recompute(next(f for f in load_facts() if f.id == "median_duration"), survey))
-    out["median_duration_minutes"] = str(int(seconds // 60))
-    out["median_duration_rest_seconds"] = str(int(round(seconds % 60)))
-    # Derived wordings the prose needs beside the registered facts.
-    cb = survey.codebook
-    age_scale = cb.question("D9").scale
-    age = survey.values("D9_age").dropna()
-    out["abb13_youngest_label"] = age_scale.values[int(age.min())]
-    out["abb13_oldest_label"] = age_scale.values[int(age.max())]
-    out["abb13_largest_bands_labels"] = german_list([age_scale.values[int(v)] for v in sorted(age.value_counts().nlargest(2).index)])
-    a3 = survey.values("A3_companies")
-    high_min = survey.group_params.get("high_min", 80)
-    out["affectedness_at_70"] = german_number(float(((a3 >= 70) & (a3 < high_min)).sum()))
-    table = survey.utest("A4", "affectedness")
-    out["abb20_not_significant"] = german_list(list(table.loc[~table["significant"], "item_label"])) if (~table["significant"]).any() else "keinem Item"
-    out["n_cleaned"] = str(len(survey.cleaned))
-    out["n_cleaned_out"] = str(len(survey.started) - len(survey.cleaned))
-    out["n_facts"] = str(len(load_facts()))
-    return {"facts": out, "facts_published": published}
-
-
-MEAN_KINDS = {"item_stat", "item_stat_min"}
-
-
-def _as_text(value: Any, fact: Fact, codebook: Codebook) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, list):
-        if value and all(isinstance(v, str) for v in value):
-            labels = []
-            for v in value:
-                try:
-                    labels.append(codebook.item(v).label)
-                except KeyError:
-                    return None
-            return german_list(labels)
-        return None
-    if isinstance(value, (int, np.integer)):
-        return german_number(float(value))
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        # means are printed with one decimal, shares and counts at the study's printed precision
-        default = 1 if fact.kind in MEAN_KINDS else 0
-        return german_number(value, default if fact.decimals is None else fact.decimals)
-    return str(value)
