@@ -1,4 +1,10 @@
-"""The shipped synthetic data reproduce every registered fact of the study, and the check can fail."""
+"""The registry of the study's statements: the default build's notebook values reproduce every one of
+them, the check can fail, and the shipped data are what the generator makes.
+
+Two independent computations meet here: the chapter notebooks (the book's only source of numbers,
+checked through ``clusterkrise.registry.check_values``) and ``tests/oracle.py`` (each statement
+recomputed from its ``kind``/``args`` with plain pandas).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,16 @@ import pandas as pd
 import pytest
 
 from clusterkrise import DATA_DIR
-from clusterkrise.facts import Survey, check_facts, conflicts, load_facts, matches, recompute, trend_arrow
-from clusterkrise.io import load_survey
+from clusterkrise.build import collect_raw_values
+from clusterkrise.descriptives import trend_arrow
+from clusterkrise.io import apply_cleaning, load_survey
+from clusterkrise.registry import check_values, conflicts, load_facts, matches, published_text
 from clusterkrise.synth.generate import count_for_pct, generate, write_outputs
 
+import oracle
+
 FACTS = load_facts()
+SURVEY_FACTS = [f for f in FACTS if f.kind != "external"]
 RESPONSES = DATA_DIR / "survey" / "responses.csv"
 
 
@@ -20,20 +31,55 @@ def survey_data() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def survey(survey_data) -> Survey:
-    return Survey(survey_data)
+def survey(survey_data) -> oracle.Survey:
+    return oracle.Survey(survey_data)
 
 
-@pytest.mark.parametrize("fact", [f for f in FACTS if f.kind != "external"], ids=lambda f: f.id)
-def test_published_fact_is_reproduced(fact, survey):
-    value = recompute(fact, survey)
+@pytest.fixture(scope="module")
+def check_table(executed_project) -> pd.DataFrame:
+    return check_values(collect_raw_values(executed_project)).set_index("id")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fact", SURVEY_FACTS, ids=lambda f: f.id)
+def test_default_build_reproduces_published_fact(fact, check_table):
+    row = check_table.loc[fact.id]
+    assert not row["error"], f"{fact.where}: '{fact.printed}': {row['error']}"
+    assert row["match"], f"{fact.where}: '{fact.printed}' expects {fact.target!r}, chapter {row['chapter']} computed {row['recomputed']!r}"
+
+
+@pytest.mark.parametrize("fact", SURVEY_FACTS, ids=lambda f: f.id)
+def test_oracle_reproduces_published_fact(fact, survey):
+    """The shipped data themselves give every statement (independently of the notebooks)."""
+    value = oracle.recompute(fact, survey)
     assert matches(fact, value), f"{fact.where}: '{fact.printed}' expects {fact.target!r}, data give {value!r}"
+
+
+def test_check_fails_when_a_value_disagrees():
+    facts = [f for f in FACTS if f.id in {"started", "completed"}]
+    raw = {"05": {"started": 160, "completed": 99}}
+    table = check_values(raw, facts).set_index("id")
+    assert bool(table.loc["started", "match"]) and not bool(table.loc["completed", "match"])
+
+
+def test_check_names_a_fact_no_notebook_recorded_and_one_recorded_twice():
+    facts = [f for f in FACTS if f.id in {"started", "completed"}]
+    table = check_values({"05": {"started": 160}, "06": {"started": 160}}, facts).set_index("id")
+    assert "no chapter notebook" in table.loc["completed", "error"]
+    assert "several chapters" in table.loc["started", "error"]
+    assert not table["match"].any()
+
+
+def test_published_text_is_the_printed_value_in_german_notation():
+    text = published_text(FACTS)
+    assert text["dropout_pct"] == "37,5"
+    assert text["started"] == "160"
+    assert "abb16_size_sig" not in text  # lists and flags are not printable numbers
 
 
 def test_registry_is_large_and_unique():
     ids = [f.id for f in FACTS]
     assert len(ids) == len(set(ids))
-    # every figure and table of the study whose numbers the text prints has at least one fact
     refs = {f.place.get("ref") for f in FACTS}
     for ref in ("Tab. 3", "Tab. 5", "Tab. 6", "Abb. 7", "Abb. 9", "Abb. 11", "Abb. 16", "Abb. 20", "Abb. 23", "Abb. 27", "Abb. 28", "Abb. 32", "Abb. 35", "Abb. 36", "Abb. 37"):
         assert ref in refs, ref
@@ -46,28 +92,27 @@ def test_every_conflict_names_the_reading_the_data_follow():
         assert fact.conflict and len(fact.conflict) > 40
 
 
-def test_check_fails_when_the_data_disagree(survey_data):
+def test_oracle_fails_when_the_data_disagree(survey_data):
     broken = survey_data.copy()
     first_completed = broken.index[broken["completed"] == 1][0]
     broken.loc[first_completed, "completed"] = 0
-    table = check_facts(broken, facts=[f for f in FACTS if f.id in {"completed", "dropout_pct", "started"}])
-    status = dict(zip(table["id"], table["match"]))
+    s = oracle.Survey(broken)
+    status = {f.id: matches(f, oracle.recompute(f, s)) for f in FACTS if f.id in {"completed", "dropout_pct", "started"}}
     assert status == {"started": True, "completed": False, "dropout_pct": False}
 
 
 def test_significance_fact_fails_when_a_difference_vanishes(survey_data):
     fact = next(f for f in FACTS if f.id == "abb16_size_sig")
-    shuffled = survey_data.copy()
-    # Give every respondent the same answer on the one item with a published size difference.
-    rated = shuffled["A1_05"].notna() & (shuffled["A1_05"] != 99)
-    shuffled.loc[rated, "A1_05"] = 1
-    assert not matches(fact, recompute(fact, Survey(shuffled)))
+    flattened = survey_data.copy()
+    rated = flattened["A1_05"].notna() & (flattened["A1_05"] != 99)
+    flattened.loc[rated, "A1_05"] = 1
+    assert not matches(fact, oracle.recompute(fact, oracle.Survey(flattened)))
 
 
 def test_cleaning_rule_removes_short_interviews(survey_data, survey):
     short = pd.to_numeric(survey_data["duration_seconds"]) < survey.codebook.min_duration_seconds
     assert short.any(), "the synthetic export must contain interviews the cleaning rule removes"
-    assert len(survey.cleaned) == len(survey_data) - short.sum()
+    assert len(apply_cleaning(survey_data)) == len(survey_data) - short.sum() == len(survey.cleaned)
 
 
 def test_generator_reproduces_the_shipped_files(tmp_path):

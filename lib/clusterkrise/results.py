@@ -52,6 +52,7 @@ class ChapterResults:
     params: Params
     raw: dict[str, Any] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
     produced: list[str] = field(default_factory=list)
 
     @property
@@ -61,8 +62,11 @@ class ChapterResults:
         return folder
 
     # -- values the prose prints -----------------------------------------------------------------
-    def value(self, key: str, raw: Any, text: str | None) -> Any:
-        """Record ``raw`` (checked) and ``text`` (printed, ``None`` for values the prose never prints)."""
+    def value(self, key: str, raw: Any, text: str | None, kind: str = "value") -> Any:
+        """Record ``raw`` (checked) and ``text`` (printed, ``None`` for values the prose never prints).
+
+        ``kind`` (pct, count, mean, number, text, items, flag) tells readers of values.json -- the tests,
+        ``clusterkrise diff`` -- what sort of number a key holds."""
         if not _KEY.match(key):
             raise ValueError(f"value key {key!r}: use lower-case letters, digits and underscores")
         if key in self.raw:
@@ -70,41 +74,42 @@ class ChapterResults:
         self.raw[key] = _plain(raw) if not isinstance(raw, (list, tuple)) else [_plain(v) for v in raw]
         if text is not None:
             self.text[key] = str(text)
+        self.kinds[key] = kind
         return raw
 
     def pct(self, key: str, share: float, decimals: int = 0) -> float:
         """A share (0..1), stored in percent and printed as German number without the sign."""
         share = _plain(share)
         raw = None if share is None else 100.0 * share
-        self.value(key, raw, fmt.percent(share, decimals))
+        self.value(key, raw, fmt.percent(share, decimals), "pct")
         return share
 
     def count(self, key: str, n: int) -> int:
-        self.value(key, int(n), fmt.number(int(n)))
+        self.value(key, int(n), fmt.number(int(n)), "count")
         return int(n)
 
     def number(self, key: str, x: float, decimals: int = 1) -> float:
-        self.value(key, x, fmt.number(x, decimals))
+        self.value(key, x, fmt.number(x, decimals), "number")
         return x
 
     def mean(self, key: str, x: float, decimals: int = 1) -> float:
         """A mean on a rating scale, printed with ``decimals`` places (bipolar scales with their sign)."""
-        self.value(key, x, fmt.number(x, decimals))
+        self.value(key, x, fmt.number(x, decimals), "mean")
         return x
 
     def text_value(self, key: str, text: str) -> str:
-        self.value(key, text, text)
+        self.value(key, text, text, "text")
         return text
 
     def items(self, key: str, items: Iterable[str], labels: Mapping[str, str], *, empty: str = "keine") -> list[str]:
         """A set of items: raw the sorted item ids, printed their labels as a German list."""
         items = list(items)
-        self.value(key, sorted(items), fmt.german_list([labels[i] for i in items], empty=empty))
+        self.value(key, sorted(items), fmt.german_list([labels[i] for i in items], empty=empty), "items")
         return items
 
     def flag(self, key: str, value: bool) -> bool:
         """A yes/no finding (checked, never printed as such)."""
-        self.value(key, bool(value), None)
+        self.value(key, bool(value), None, "flag")
         return bool(value)
 
     # -- figures and tables ----------------------------------------------------------------------
@@ -153,6 +158,7 @@ class ChapterResults:
             "produced": self.produced,
             "values": self.text,
             "raw": self.raw,
+            "kinds": self.kinds,
         }
         path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
         return path
