@@ -39,7 +39,7 @@ def used_variables() -> set[tuple[str, str]]:
 
 def test_chapters_print_only_notebook_values_or_the_studys_printed_numbers():
     namespaces = {ns for ns, _ in used_variables()}
-    allowed = {f"ch{nn}" for nn in CHAPTERS} | {"study"}
+    allowed = {f"ch{nn}" for nn in CHAPTERS} | {"study", "edition"}
     assert namespaces <= allowed, f"variables outside the one path: {sorted(namespaces - allowed)}"
 
 

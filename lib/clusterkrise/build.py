@@ -882,23 +882,23 @@ def _chapter_values(payload: Any) -> Any:
     return payload
 
 
-def _study_values(layout: Layout) -> dict[str, str]:
-    """``study.<id>``: what the original study printed, for sentences that quote it as such."""
+def _registry_values(layout: Layout) -> dict[str, dict[str, str]]:
+    """``study.<id>``: what the original study printed, for sentences that quote it as such; and
+    ``edition.n_facts``: how many of its statements this edition registers and checks."""
     registry = layout.data / "published_facts.yaml"
     if not registry.is_file():
         return {}
     from .registry import load_facts, published_text
 
-    return published_text(load_facts(registry))
+    facts = load_facts(registry)
+    return {"study": published_text(facts), "edition": {"n_facts": str(len(facts))}}
 
 
 def collect_variables(layout: Layout) -> dict[str, Any]:
     """The book's variables: every ``_build/results/<NN>/values.json`` under ``chNN`` -- the only source
-    of numbers computed from the data -- and ``study`` (the study's printed numbers, from the registry)."""
-    variables: dict[str, Any] = {}
-    study = _study_values(layout)
-    if study:
-        variables["study"] = study
+    of numbers computed from the data -- plus ``study`` (the study's printed numbers) and ``edition``
+    (the size of the registry), both read from the registry."""
+    variables: dict[str, Any] = dict(_registry_values(layout))
     if not layout.results.is_dir():
         return variables
     for path in sorted(layout.results.glob("*/values.json")):

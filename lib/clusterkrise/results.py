@@ -33,7 +33,8 @@ from .params import Params
 
 __all__ = ["ChapterResults", "markdown_table"]
 
-_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+# Registry ids keep the item ids' capitals ("tab05_B1_01"), so keys may hold them too.
+_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def _plain(value: Any) -> Any:
@@ -68,7 +69,7 @@ class ChapterResults:
         ``kind`` (pct, count, mean, number, text, items, flag) tells readers of values.json -- the tests,
         ``clusterkrise diff`` -- what sort of number a key holds."""
         if not _KEY.match(key):
-            raise ValueError(f"value key {key!r}: use lower-case letters, digits and underscores")
+            raise ValueError(f"value key {key!r}: use letters, digits and underscores")
         if key in self.raw:
             raise ValueError(f"value {key!r} recorded twice in chapter {self.chapter}")
         self.raw[key] = _plain(raw) if not isinstance(raw, (list, tuple)) else [_plain(v) for v in raw]
