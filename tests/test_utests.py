@@ -36,7 +36,7 @@ def _round_sig(value, digits=4):
 
 
 def test_r_help_page_example_exact():
-    res = mann_whitney_u(R_HELP_X, R_HELP_Y)
+    res = mann_whitney_u(R_HELP_X, R_HELP_Y, method="auto")
     assert res.method == "exact"
     assert res.U == 35
     assert round(res.p, 4) == 0.2544
@@ -45,13 +45,19 @@ def test_r_help_page_example_exact():
 
 def test_r_help_page_example_with_continuity_is_still_exact():
     # Continuity only touches the normal approximation; R's default call gives the same exact p.
-    res = mann_whitney_u(R_HELP_X, R_HELP_Y, continuity=True)
+    res = mann_whitney_u(R_HELP_X, R_HELP_Y, continuity=True, method="auto")
     assert res.method == "exact" and round(res.p, 4) == 0.2544
+
+
+def test_default_is_the_asymptotic_p_spss_prints():
+    res = mann_whitney_u(R_HELP_X, R_HELP_Y)
+    ref = stats.mannwhitneyu(R_HELP_X, R_HELP_Y, alternative="two-sided", use_continuity=False, method="asymptotic")
+    assert res.method == "asymptotic" and res.p == pytest.approx(ref.pvalue, rel=1e-12)
 
 
 @pytest.mark.parametrize(("x", "y", "w", "p_r"), R_TIED)
 def test_tied_data_matches_r_with_continuity(x, y, w, p_r):
-    res = mann_whitney_u(x, y, continuity=True)
+    res = mann_whitney_u(x, y, continuity=True, method="auto")
     assert res.method == "asymptotic"
     assert res.U == w
     assert _round_sig(res.p) == p_r
@@ -72,7 +78,7 @@ def test_tied_data_without_continuity_follows_from_r(x, y, w, p_r):
 
 def test_scipy_documentation_example():
     # scipy.stats.mannwhitneyu docs: males vs females, U1 = 17, exact p = 0.1111.
-    res = mann_whitney_u([19, 22, 16, 29, 24], [20, 11, 17, 12])
+    res = mann_whitney_u([19, 22, 16, 29, 24], [20, 11, 17, 12], method="auto")
     assert res.U == 17 and res.method == "exact" and round(res.p, 4) == 0.1111
 
 
@@ -103,7 +109,7 @@ def test_agrees_with_scipy_on_random_cases(continuity):
         else:
             top = int(rng.integers(2, 11))
             x, y = rng.integers(1, top + 1, size=n1), rng.integers(1, top + 1, size=n2)
-        res = mann_whitney_u(x, y, continuity=continuity)
+        res = mann_whitney_u(x, y, continuity=continuity, method="auto")
         methods.add(res.method)
         if not res.reason == "":
             assert np.isnan(res.p)
@@ -117,14 +123,48 @@ def test_agrees_with_scipy_on_random_cases(continuity):
 
 def test_exact_rule_follows_r():
     rng = np.random.default_rng(3)
-    assert mann_whitney_u(rng.normal(size=49), rng.normal(size=49)).method == "exact"
-    assert mann_whitney_u(rng.normal(size=50), rng.normal(size=10)).method == "asymptotic"
-    assert mann_whitney_u([1, 2, 2, 3, 4], [5, 6, 7, 8, 9]).method == "asymptotic"  # ties
+    assert mann_whitney_u(rng.normal(size=49), rng.normal(size=49), method="auto").method == "exact"
+    assert mann_whitney_u(rng.normal(size=50), rng.normal(size=10), method="auto").method == "asymptotic"
+    assert mann_whitney_u([1, 2, 2, 3, 4], [5, 6, 7, 8, 9], method="auto").method == "asymptotic"  # ties
     forced = mann_whitney_u(rng.normal(size=60), rng.normal(size=60), method="exact")
     assert forced.method == "exact"
     tied = mann_whitney_u([1, 2, 2, 3, 4], [5, 6, 7, 8, 9], method="exact")
-    assert tied.method == "asymptotic (ties)"
+    assert tied.method == "exact"  # the exact distribution with ties (coin)
     assert mann_whitney_u(rng.normal(size=8), rng.normal(size=8), method="asymptotic").method == "asymptotic"
+
+
+def test_exact_untied_equals_scipys_exact_distribution():
+    rng = np.random.default_rng(11)
+    for n1, n2 in [(3, 4), (7, 5), (12, 20), (30, 25)]:
+        x, y = rng.normal(size=n1), rng.normal(0.4, size=n2)
+        ours = mann_whitney_u(x, y, method="exact")
+        ref = stats.mannwhitneyu(x, y, alternative="two-sided", method="exact")
+        assert ours.method == "exact" and ours.p == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_exact_with_ties_equals_full_enumeration():
+    """Small tied samples: the p of the tie-aware exact distribution equals counting every split."""
+    from itertools import combinations
+
+    x, y = [1, 2, 2, 3, 3, 3], [2, 3, 4, 4, 5]
+    values = np.array(x + y, dtype=float)
+    ranks = stats.rankdata(values)
+    n1 = len(x)
+    expected = n1 * (len(values) + 1) / 2
+    observed = abs(ranks[:n1].sum() - expected)
+    splits = [abs(ranks[list(c)].sum() - expected) for c in combinations(range(len(values)), n1)]
+    p_enum = sum(d >= observed - 1e-9 for d in splits) / len(splits)
+    assert mann_whitney_u(x, y, method="exact").p == pytest.approx(p_enum, rel=1e-12)
+
+
+def test_exact_falls_back_with_a_reason_when_not_feasible():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=520), rng.normal(size=520)
+    data = pd.DataFrame({"v": np.concatenate([x, y])})
+    group = pd.Series(pd.Categorical(["x"] * 520 + ["y"] * 520, categories=["x", "y"]))
+    row = compare_groups(data, ["v"], {"g": group}, method="exact").iloc[0]
+    assert row["method"] == "asymptotic" and "exakte Verteilung" in row["note"]
+    assert 0 < row["p"] < 1 and row["significant"] == (row["p"] <= 0.10)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -338,3 +378,43 @@ def test_memory_stays_linear_in_respondents():
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 50 * 2**20
+
+
+# --------------------------------------------------------------------------------------------------
+# Tie-aware exact p against coin, and the declared Benjamini-Hochberg family
+
+COIN = pd.read_csv(__import__("pathlib").Path(__file__).parent / "data" / "coin_reference.csv")
+
+
+@pytest.mark.parametrize("row", COIN.to_dict("records"), ids=lambda r: f"{r['x'][:12]}|{r['y'][:12]}")
+def test_exact_and_asymptotic_p_match_coin(row):
+    """Reference values from coin::wilcox_test (tests/data/coin_reference.R, R 4.2.2, coin 1.4-2)."""
+    x = [float(v) for v in row["x"].split()]
+    y = [float(v) for v in row["y"].split()]
+    assert mann_whitney_u(x, y, method="exact").p == pytest.approx(row["p_exact"], rel=1e-8)
+    assert mann_whitney_u(x, y).p == pytest.approx(row["p_asymptotic"], rel=1e-8)
+
+
+def test_bh_family_is_declared_and_counts_a_duplicate_test_once():
+    from clusterkrise.utests import adjust_bh
+
+    data, groupings = _survey()
+    items = list(data.columns)
+    first = compare_groups(data, items, groupings, bh_family="ch07")
+    assert set(first["bh_family"]) == {"ch07"}
+    again = compare_groups(data, items[:2], groupings)
+    joined = adjust_bh([first, again], family="chapter")
+    assert set(joined["bh_family"]) == {"chapter"}
+    # the second table repeats tests of the first: the family is the distinct tests, so p_bh equals
+    # the adjustment of the first table alone
+    np.testing.assert_allclose(joined["p_bh"].to_numpy()[: len(first)], first["p_bh"].to_numpy(), equal_nan=True)
+    tested = first["p"].notna()
+    expected = multipletests(first.loc[tested, "p"], method="fdr_bh")[1]
+    np.testing.assert_allclose(first.loc[tested, "p_bh"], expected)
+
+
+def test_table_records_alpha_continuity_and_method():
+    data, groupings = _survey()
+    res = compare_groups(data, list(data.columns), groupings, alpha=0.05, continuity=True)
+    assert set(res["alpha"]) == {0.05} and set(res["continuity"]) == {True}
+    assert set(res.loc[res["p"].notna(), "method"]) == {"asymptotic"}

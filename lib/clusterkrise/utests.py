@@ -2,20 +2,31 @@
 
 ``compare_groups`` returns the tidy table fixed in docs/architecture.md, one row per
 (item, grouping, pair of groups): ``item, item_label, grouping, group_1, group_2, n_1, n_2,
-median_1, median_2, mean_1, mean_2, U, z, p, p_bh, r_rb, significant, method, reason``.
+median_1, median_2, mean_1, mean_2, U, z, p, p_bh, r_rb, significant, method, reason, alpha,
+continuity, bh_family, note``.
 
 Conventions
 -----------
 * ``U`` is the statistic of group_1 as ``scipy.stats.mannwhitneyu`` returns it (pairs where
   group_1 is larger count 1, ties 1/2); ``r_rb = 2U/(n_1 n_2) - 1`` is the rank-biserial
   correlation, positive when group_1 tends to higher values; ``z`` has the same sign.
-* Ties are always corrected for in the variance. The p-value is exact when there are no ties and
-  both groups have fewer than 50 values (the rule of R's ``wilcox.test``), else from the normal
-  approximation. ``continuity=False`` (default) matches the asymptotic significance SPSS prints;
-  ``continuity=True`` matches R's ``wilcox.test`` default ``correct=TRUE``.
-* ``z`` is always the normal-approximation z (also on rows whose p is exact), as SPSS reports it.
-* ``significant`` is ``p <= alpha`` (the study tests at the 10 % level); ``p_bh`` is the
-  Benjamini-Hochberg adjustment over all tested rows of the call, reported beside ``p``.
+* Ties are always corrected for in the variance. ``method`` picks the p-value:
+
+  - ``"asymptotic"`` (default): the normal approximation with tie correction and, with
+    ``continuity=False`` (default), no continuity correction -- the "Asymp. Sig. (2-tailed)" SPSS
+    prints, which is what a study of this kind quotes;
+  - ``"auto"``: R's ``wilcox.test`` rule -- exact when there are no ties and both groups have fewer
+    than 50 values, else asymptotic (with ``continuity=True`` this is R's default ``correct=TRUE``);
+  - ``"exact"``: the exact permutation distribution of the rank sum *with ties* (midranks), as
+    ``coin::wilcox_test(distribution = "exact")`` computes it. Where that distribution is too large
+    to compute here (see ``EXACT_MAX_CELLS``) the row falls back to the asymptotic p and says why in
+    ``note``; ``method`` names what was computed.
+* ``z`` is the normal-approximation z of ``U`` (as SPSS reports it), continuity-corrected when
+  ``continuity=True``; on rows whose p is exact it is reported beside the exact p.
+* ``significant`` is ``p <= alpha``; ``alpha`` and ``continuity`` are columns of the table.
+  ``p_bh`` is the Benjamini-Hochberg adjustment over the family the caller declares
+  (``bh_family``, default: the rows of this call), each distinct test counted once;
+  :func:`adjust_bh` declares a family over several tables (a chapter, a research question).
 * A test that cannot run gives a row with NaN statistics, ``significant=False`` and a short
   German/English ``reason``; nothing is silently set to 0.
 
@@ -49,7 +60,7 @@ from statsmodels.stats.multitest import multipletests
 
 from clusterkrise.descriptives import as_item_list, numeric_block, special_codes_for
 
-__all__ = ["RESULT_COLUMNS", "MWUResult", "compare_groups", "mann_whitney_u"]
+__all__ = ["RESULT_COLUMNS", "MWUResult", "adjust_bh", "compare_groups", "exact_p_tied", "mann_whitney_u"]
 
 RESULT_COLUMNS = [
     "item",
@@ -71,7 +82,15 @@ RESULT_COLUMNS = [
     "significant",
     "method",
     "reason",
+    "alpha",
+    "continuity",
+    "bh_family",
+    "note",
 ]
+
+#: Size of the exact rank-sum distribution (group-1 size x possible sums) computed at most per test;
+#: about 160 MB of floats. Larger samples get the asymptotic p with a note.
+EXACT_MAX_CELLS = 20_000_000
 
 # R's wilcox.test computes the exact distribution below this size in both groups.
 EXACT_MAX_N = 50
@@ -216,22 +235,72 @@ class _GroupSummary:
     total: np.ndarray
 
 
-def _exact_p(U: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
-    """Exact two-sided p for untied samples, computed by scipy.
+def exact_p_tied(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
+    """Two-sided p of the exact permutation distribution of the rank sum of ``x``, ties included.
 
-    Without ties the exact p depends only on U, n1 and n2, but scipy's public API wants data. For
-    each (n1, n2) the rows are therefore batched into surrogate samples with exactly that U: y is
-    0..n2-1 and x_i lies just above k_i of them, with the k_i summing to U.
+    The answers are ranked together (midranks for ties); under the null hypothesis every split of
+    the N scores into n_x and n_y is equally likely. The distribution of the doubled rank sum of
+    ``x`` is counted block by block of tied scores (choosing j of a block's t members: C(t, j)
+    ways), and p = P(|W - E W| >= |w - E W|), as coin computes it. Returns ``(p, "")`` or
+    ``(nan, reason)`` when the distribution is too large or its counts overflow.
     """
-    out = np.full(len(U), np.nan)
-    for a, b in {(int(x), int(y)) for x, y in zip(n1, n2)}:
-        sel = np.flatnonzero((n1 == a) & (n2 == b))
-        u = np.rint(U[sel]).astype(np.int64)
-        k = (u // a)[:, None] + (np.arange(a)[None, :] < (u % a)[:, None])
-        x = k - 1 + (np.arange(a)[None, :] + 1) / (a + 1)
-        y = np.broadcast_to(np.arange(b, dtype=float), (len(sel), b))
-        res = stats.mannwhitneyu(x, y, alternative="two-sided", method="exact", axis=1)
-        out[sel] = res.pvalue
+    import math
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n1, n2 = len(x), len(y)
+    N = n1 + n2
+    if n1 == 0 or n2 == 0:
+        return float("nan"), REASON_EMPTY
+    scores = np.rint(2 * stats.rankdata(np.concatenate([x, y]))).astype(np.int64)
+    observed = int(scores[:n1].sum())
+    top = int(np.sort(scores)[-n1:].sum())
+    cells = (n1 + 1) * (top + 1)
+    if cells > EXACT_MAX_CELLS:
+        return float("nan"), f"exakte Verteilung zu groß (N = {N}; exact distribution not feasible)"
+    if math.lgamma(N + 1) - math.lgamma(n1 + 1) - math.lgamma(n2 + 1) > 690:
+        return float("nan"), f"exakte Verteilung läuft über (N = {N}; counts overflow)"
+    values, sizes = np.unique(scores, return_counts=True)
+    counts = np.zeros((n1 + 1, top + 1))
+    counts[0, 0] = 1.0
+    for score, size in zip(values.tolist(), sizes.tolist()):
+        grown = counts.copy()  # j = 0 members of this block in group x
+        for j in range(1, min(size, n1) + 1):
+            shift = j * score
+            if shift > top:
+                break
+            grown[j:, shift:] += math.comb(size, j) * counts[: n1 + 1 - j, : top + 1 - shift]
+        counts = grown
+    dist = counts[n1]
+    expected = n1 * (N + 1)  # doubled expectation of the rank sum
+    deviation = np.abs(np.arange(top + 1) - expected)
+    extreme = deviation >= abs(observed - expected) - 1e-7
+    total = dist.sum()
+    if not np.isfinite(total) or total <= 0:
+        return float("nan"), f"exakte Verteilung läuft über (N = {N}; counts overflow)"
+    return float(min(1.0, dist[extreme].sum() / total)), ""
+
+
+def adjust_bh(tables: pd.DataFrame | Iterable[pd.DataFrame], family: str) -> pd.DataFrame:
+    """Benjamini-Hochberg over a declared family of tests: ``p_bh`` recomputed over all rows of
+    ``tables`` (one result table or several), each distinct test (item, grouping, group pair) counted
+    once, and ``bh_family`` set to ``family``."""
+    frame = tables.copy() if isinstance(tables, pd.DataFrame) else pd.concat(list(tables), ignore_index=True)
+    frame["p_bh"] = _bh(frame)
+    frame["bh_family"] = family
+    return frame
+
+
+def _bh(frame: pd.DataFrame) -> np.ndarray:
+    keys = ["item", "grouping", "group_1", "group_2"]
+    tested = frame.loc[frame["p"].notna(), keys + ["p"]].drop_duplicates(keys)
+    out = np.full(len(frame), np.nan)
+    if len(tested):
+        adjusted = pd.Series(multipletests(tested["p"].to_numpy(float), method="fdr_bh")[1],
+                             index=pd.MultiIndex.from_frame(tested[keys].astype(str)))
+        index = pd.MultiIndex.from_frame(frame[keys].astype(str))
+        mask = frame["p"].notna().to_numpy()
+        out[mask] = adjusted.reindex(index[mask]).to_numpy()
     return out
 
 
@@ -269,19 +338,21 @@ def compare_groups(
     *,
     alpha: float = 0.10,
     continuity: bool = False,
-    method: str = "auto",
+    method: str = "asymptotic",
     min_group_size: int = 5,
     item_labels: Mapping[str, str] | None = None,
     special_codes: Any = None,
+    bh_family: str | None = None,
 ) -> pd.DataFrame:
     """Mann-Whitney U test of every item between the groups of every grouping.
 
     ``groupings`` maps a name to a Series aligned to ``data`` (as made by ``clusterkrise.groups``)
     or is one Series (named by its ``name``). A grouping with more than two categories yields one
     row per pair of categories. ``special_codes`` (one code, codes, or ``{item or None: codes}``)
-    are treated as missing before testing. ``method`` is "auto" (exact under R's rule),
-    "exact" (exact whenever there are no ties) or "asymptotic". Groups smaller than
-    ``min_group_size`` are not tested (row with a reason).
+    are treated as missing before testing. ``method`` is "asymptotic" (default, SPSS), "auto"
+    (R's rule) or "exact" (tie-aware exact, coin); see the module docstring. Groups smaller than
+    ``min_group_size`` are not tested (row with a reason). ``bh_family`` names the family of the
+    Benjamini-Hochberg adjustment (default "call": the rows of this call).
     """
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
@@ -296,6 +367,7 @@ def compare_groups(
         raise TypeError(f"groupings must be a Mapping of name -> Series or a Series, got {type(groupings).__name__}")
     if not item_list or not groupings:
         return _empty_result()
+    family = "call" if bh_family is None else str(bh_family)
 
     block, problems = numeric_block(data, item_list, caller="compare_groups")
     codes = special_codes_for(special_codes, item_list)
@@ -314,6 +386,7 @@ def compare_groups(
         pairs = [(i, j) for i in range(len(categories)) for j in range(i + 1, len(categories))]
         used = sorted({c for pair in pairs for c in pair})
         plans.append((g_order, g_name, group_codes, categories, pairs, used))
+    group_codes_of = {plan[1]: plan[2] for plan in plans}
     batches: list[list[tuple]] = [[]]
     width = 0
     for plan in plans:
@@ -365,10 +438,19 @@ def compare_groups(
                         "sum_2": s2.total,
                         "U": U,
                         "tie_sum": tie_sum,
+                        "members": (group_codes_of[g_name] == c1, group_codes_of[g_name] == c2),
                     }
                 )
 
-    return _assemble(parts, item_list, labels, problems, alpha, continuity, method, min_group_size)
+    def samples(row: int, part: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        column = block[:, row]
+        first, second = part["members"]
+        x, y = column[first], column[second]
+        return x[~np.isnan(x)], y[~np.isnan(y)]
+
+    out = _assemble(parts, item_list, labels, problems, alpha, continuity, method, min_group_size, samples)
+    out["bh_family"] = family
+    return out[RESULT_COLUMNS]
 
 
 def _assemble(
@@ -380,6 +462,7 @@ def _assemble(
     continuity: bool,
     method: str,
     min_group_size: int,
+    samples: Any,
 ) -> pd.DataFrame:
     m = len(item_list)
     nan = np.full(m, np.nan)
@@ -423,21 +506,21 @@ def _assemble(
     p = np.where(run, np.minimum(1.0, 2 * stats.norm.sf(np.abs(z))), np.nan)
     untied = run & (tie_sum == 0)
     if method == "auto":
-        exact = untied & (n1 < EXACT_MAX_N) & (n2 < EXACT_MAX_N)
+        wanted = untied & (n1 < EXACT_MAX_N) & (n2 < EXACT_MAX_N)
     elif method == "exact":
-        exact = untied
+        wanted = run.copy()
     else:
-        exact = np.zeros_like(run)
-    if exact.any():
-        p[exact] = _exact_p(U[exact], n1[exact], n2[exact])
+        wanted = np.zeros_like(run)
+    exact = np.zeros_like(run)
+    note = np.full(len(p), "", dtype=object)
+    for row in np.flatnonzero(wanted):
+        part = parts[row // m]
+        exact_p, why = exact_p_tied(*samples(row % m, part))
+        if np.isnan(exact_p):
+            note[row] = why  # keeps the asymptotic p
+        else:
+            p[row], exact[row] = exact_p, True
     method_col = np.where(exact, "exact", np.where(run, "asymptotic", "")).astype(object)
-    if method == "exact":
-        method_col[run & ~untied] = "asymptotic (ties)"
-
-    p_bh = np.full(len(p), np.nan)
-    tested = ~np.isnan(p)
-    if tested.any():
-        p_bh[tested] = multipletests(p[tested], method="fdr_bh")[1]
 
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_1 = stack("sum_1") / n1
@@ -460,13 +543,17 @@ def _assemble(
             "U": np.where(run, U, np.nan),
             "z": z,
             "p": p,
-            "p_bh": p_bh,
+            "p_bh": np.nan,
             "r_rb": r_rb,
             "significant": run & (p <= alpha),
             "method": method_col,
             "reason": reason,
+            "alpha": float(alpha),
+            "continuity": bool(continuity),
+            "note": note,
         }
     )
+    out["p_bh"] = _bh(out)
     sort_keys = (
         np.repeat([p["pair_order"] for p in parts], m),
         np.repeat([p["g_order"] for p in parts], m),
@@ -475,7 +562,7 @@ def _assemble(
     return out.iloc[np.lexsort(sort_keys)].reset_index(drop=True)
 
 
-def mann_whitney_u(x: Iterable[Any], y: Iterable[Any], *, continuity: bool = False, method: str = "auto") -> MWUResult:
+def mann_whitney_u(x: Iterable[Any], y: Iterable[Any], *, continuity: bool = False, method: str = "asymptotic") -> MWUResult:
     """Two-sided Mann-Whitney U test of one pair of samples, with the conventions of ``compare_groups``.
 
     Missing and non-numeric values are dropped; ``U`` is the statistic of ``x``.
