@@ -6,6 +6,7 @@ render    render only, from the last executed results
 check     compare every published figure of the study with the value the notebooks compute
 validate  check a survey data file against the codebook
 preview   serve _book/ locally and rebuild when sources change
+diff      compare two builds: changed printed values and flipped significances
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="execute changed notebooks and render the book into _book/")
     _add_execution_options(p)
     p.add_argument("--formats", type=_formats, default=b.DEFAULT_FORMATS, metavar="html,pdf")
+    p.add_argument("--compare", action="store_true",
+                   help="after the build, run the notebooks with the default parameters and list what differs")
+
+    p = sub.add_parser("diff", help="compare two builds' results folders (changed values, flipped significances)")
+    p.add_argument("old", type=Path, metavar="OLD", help="results folder, e.g. _build/results of one build")
+    p.add_argument("new", type=Path, metavar="NEW", help="results folder of the other build")
+    p.add_argument("--html", type=Path, default=None, metavar="PATH", help="also write the comparison as an HTML page")
 
     p = sub.add_parser("execute", help="execute notebooks only (default: all)")
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="name, file or number prefix, e.g. 07")
@@ -158,6 +166,36 @@ def cmd_check(layout: "b.Layout", check_facts: Callable[..., Any], out: TextIO, 
         print(f"check failed: {int((~matches).sum())} mismatch(es)", file=err)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def cmd_diff(old: Path, new: Path, html_path: Path | None, out: TextIO, err: TextIO) -> int:
+    from . import diff
+
+    try:
+        comparison = diff.compare(old, new)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"diff failed: {error}", file=err)
+        return EXIT_FAILED
+    out.write(diff.render_text(comparison))
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(diff.render_html(comparison), encoding="utf-8")
+        print(f"comparison page: {html_path}", file=out)
+    return EXIT_OK
+
+
+def cmd_compare_with_default(layout: "b.Layout", out: TextIO, err: TextIO) -> int:
+    """The just-built results against a run of the notebooks with the default parameters."""
+    from . import diff
+
+    default = layout.build / "compare" / "default" / "results"
+    print("running the notebooks with the default parameters for the comparison …", file=out, flush=True)
+    try:
+        diff.run_notebooks(layout.root, default, {})
+    except Exception as error:  # noqa: BLE001 - one line; the build itself succeeded
+        print(f"compare failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}", file=err)
+        return EXIT_FAILED
+    return cmd_diff(default, layout.results, layout.build / "compare" / "diff.html", out, err)
 
 
 def watch_digest(root: Path) -> str:
@@ -269,7 +307,11 @@ def main(
             )
             _copy_for_quarto(args, layout)
             print(f"done in {report.seconds:.1f} s -> {b._rel(layout.book, root)}/", file=out)
+            if args.compare:
+                return cmd_compare_with_default(layout, out, err)
             return EXIT_OK
+        if args.command == "diff":
+            return cmd_diff(args.old, args.new, args.html, out, err)
         if args.command == "execute":
             b.execute(
                 layout, select=args.notebooks, params=_params(args.param), jobs=args.jobs,
