@@ -1018,3 +1018,51 @@ def _font_in_use() -> Path:
     """The file the house style resolves to (tests check it is matplotlib's own)."""
     with use_house_style():
         return Path(font_manager.findfont(font_manager.FontProperties(family=["sans-serif"])))
+
+
+def effect_intervals(
+    table: pd.DataFrame,
+    *,
+    colours: Mapping[str, str] | None = None,
+    xlabel: str = "Rangbiseriale Korrelation r (mit 95-%-Bootstrap-Intervall)",
+) -> Figure:
+    """Effect sizes with intervals, one row per test, rows grouped by ``group`` (e.g. the chapter).
+
+    ``table`` has columns ``label``, ``group``, ``r``, ``low``, ``high`` and ``robust`` (bool): a
+    robust finding is drawn in the group's colour (``colours[group]``, a block colour name),
+    a finding that depends on a choice in grey with an open marker. Zero is marked.
+    """
+    with use_house_style():
+        if _is_empty(table):
+            return _no_data_figure()
+        _require_columns(table, ["label", "group", "r", "low", "high", "robust"], "effect table")
+        rows = table.reset_index(drop=True)
+        labels = [_wrap(str(label), 48) for label in rows["label"]]
+        lines = sum(max(1, label.count("\n") + 1) for label in labels)
+        fig = _new_figure(_height_for(lines, per_row=0.19, extra=1.1))
+        ax = fig.add_subplot()
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+        ax.axvline(0, color="#444444", lw=0.8)
+        y = np.arange(len(rows))
+        grey = BLOCK_SHADES["grey"][1]
+        for i, row in rows.iterrows():
+            main = _resolve_colour((colours or {}).get(row["group"], "groups"))[0]
+            colour = main if row["robust"] else grey
+            ax.plot([row["low"], row["high"]], [i, i], color=colour, lw=1.6, solid_capstyle="butt")
+            ax.scatter([row["r"]], [i], s=30, zorder=3, color=colour if row["robust"] else "white",
+                       edgecolor=colour, linewidth=1.2)
+        ax.set_yticks(y, labels, fontsize=7)
+        ax.set_ylim(len(y) - 0.5, -0.5)
+        ax.set_xlim(-1.05, 1.05)
+        ax.xaxis.set_major_formatter(GermanFormatter())
+        ax.set_xlabel(xlabel)
+        ax.tick_params(axis="y", length=0)
+        handles = [
+            Line2D([], [], ls="", marker="o", ms=5, color=_resolve_colour((colours or {}).get(g, "groups"))[0],
+                   label=f"{g}: fest")
+            for g in dict.fromkeys(rows["group"])
+        ]
+        handles.append(Line2D([], [], ls="", marker="o", ms=5, mfc="white", mec=grey, label="hängt von einer Wahl ab"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)))
+        return fig

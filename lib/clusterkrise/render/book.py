@@ -87,7 +87,9 @@ def load_config(project_dir: Path) -> BookConfig:
     book = raw.get("book") or {}
     if not book.get("title") or not book.get("chapters"):
         raise RenderError("config", str(path), "book.title and book.chapters are required")
-    chapters = [Path(project_dir) / c for c in _chapter_list(book["chapters"])]
+    # Quarto's `appendices:` follow the chapters (Quarto letters them; this renderer keeps the order).
+    entries = [*_chapter_list(book["chapters"]), *_chapter_list(book.get("appendices") or [])]
+    chapters = [Path(project_dir) / c for c in entries]
     missing = [str(c) for c in chapters if not c.is_file()]
     if missing:
         raise RenderError("config", str(path), "chapter files missing: " + ", ".join(missing))
