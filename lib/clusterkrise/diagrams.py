@@ -21,7 +21,7 @@ from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 
 from . import plots
 
-__all__ = ["month_label", "nested_boxes", "ring_diagram", "timeline_chart"]
+__all__ = ["german_date", "month_label", "month_span", "nested_boxes", "ring_diagram", "timeline_chart"]
 
 _INK = "#333333"
 _LINE = "#7A7A7A"
@@ -57,6 +57,26 @@ def _box(ax, x: float, y: float, w: float, h: float, text: str, *, face: str, ed
 def month_label(ts: pd.Timestamp) -> str:
     """A month as the diagrams print it: ``06/2020``."""
     return f"{ts.month:02d}/{ts.year}"
+
+
+_MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+           "November", "Dezember")
+
+
+def german_date(ts: pd.Timestamp) -> str:
+    """A day as running text prints it: ``15. September 2020``."""
+    return f"{ts.day}. {_MONTHS[ts.month - 1]} {ts.year}"
+
+
+def month_span(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """Months from ``start`` to ``end`` as running text: ``Juni–Juli 2020``, ``September 2020``,
+    ``November 2020–Januar 2021``."""
+    first, last = _MONTHS[start.month - 1], _MONTHS[end.month - 1]
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{first} {start.year}"
+    if start.year == end.year:
+        return f"{first}–{last} {end.year}"
+    return f"{first} {start.year}–{last} {end.year}"
 
 
 def ring_diagram(centre: str, labels: Sequence[str], *, numbers: Sequence[int] | None = None,
