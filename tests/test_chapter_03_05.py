@@ -8,7 +8,6 @@ response figures from the survey data. Expected survey values come from the regi
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
