@@ -1,8 +1,9 @@
-"""Chapter 3 (with the figures of chapters 1 and 2): the diagrams Abb. 1, Abb. 2 and Abb. 3.
+"""Schematic diagrams in the house style, drawn from qualitative data (no survey numbers).
 
-These figures carry no survey data. Their content comes from ``data/qualitative/`` through
-:mod:`clusterkrise.qualitative`; the layout is ours, because the study's pictures are lost and only
-their words survive. The drawing helpers here (boxes on a ring) are reused by chapter 4 (Abb. 4).
+The study's own pictures for these figures are lost; only their words survive in
+``data/qualitative/``. The layouts here are ours and generic: boxes on a ring around a centre
+(:func:`ring_diagram`), phases and dated steps on a month axis (:func:`timeline_chart`) and
+nested frames (:func:`nested_boxes`).
 """
 
 from __future__ import annotations
@@ -11,24 +12,16 @@ import math
 import textwrap
 from collections.abc import Sequence
 
+import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
-import matplotlib.colors as mcolors
 from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
 
-from .. import plots, qualitative
-from .context import Context
+from . import plots
 
-__all__ = ["STUDY_STEPS", "abb01", "abb02", "abb03", "ring_diagram"]
-
-# The three numbered steps across the top of Abb. 2, each tied to the time-line phase it summarises.
-STUDY_STEPS: tuple[tuple[str, str], ...] = (
-    ("desk_research", "Desk Research"),
-    ("qualitative_forschung", "Expert:inneninterviews"),
-    ("quantitative_forschung", "Onlineumfrage"),
-)
+__all__ = ["german_date", "month_label", "month_span", "nested_boxes", "ring_diagram", "timeline_chart"]
 
 _INK = "#333333"
 _LINE = "#7A7A7A"
@@ -40,13 +33,15 @@ def _mix(colour: str, other: str, t: float) -> str:
     return mcolors.to_hex(a + (b - a) * t)
 
 
-def _diagram_figure(height_in: float) -> Figure:
+def _figure(height_in: float) -> Figure:
     return Figure(figsize=(plots.FIG_WIDTH_IN, height_in), layout="constrained")
 
 
 def _wrapped(text: str, width: int) -> str:
-    return "\n".join(textwrap.fill(part, width=width, break_long_words=False, subsequent_indent="  "
-                                    if part.startswith("• ") else "") for part in text.split("\n"))
+    # Bullet lines keep a hanging indent so wrapped continuation lines stay under their text.
+    return "\n".join(textwrap.fill(part, width=width, break_long_words=False,
+                                   subsequent_indent="  " if part.startswith("• ") else "")
+                     for part in text.split("\n"))
 
 
 def _box(ax, x: float, y: float, w: float, h: float, text: str, *, face: str, edge: str = _LINE,
@@ -54,8 +49,34 @@ def _box(ax, x: float, y: float, w: float, h: float, text: str, *, face: str, ed
     """A rounded box centred on (x, y) with wrapped text."""
     ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.012,rounding_size=0.03",
                                 facecolor=face, edgecolor=edge, linewidth=0.8))
-    ax.text(x, y, _wrapped(text, wrap), ha="center", va="center", multialignment="left" if "• " in text
-            else "center", fontsize=size, fontweight=weight, color=_INK)
+    ax.text(x, y, _wrapped(text, wrap), ha="center", va="center",
+            multialignment="left" if "• " in text else "center",
+            fontsize=size, fontweight=weight, color=_INK)
+
+
+def month_label(ts: pd.Timestamp) -> str:
+    """A month as the diagrams print it: ``06/2020``."""
+    return f"{ts.month:02d}/{ts.year}"
+
+
+_MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+           "November", "Dezember")
+
+
+def german_date(ts: pd.Timestamp) -> str:
+    """A day as running text prints it: ``15. September 2020``."""
+    return f"{ts.day}. {_MONTHS[ts.month - 1]} {ts.year}"
+
+
+def month_span(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """Months from ``start`` to ``end`` as running text: ``Juni–Juli 2020``, ``September 2020``,
+    ``November 2020–Januar 2021``."""
+    first, last = _MONTHS[start.month - 1], _MONTHS[end.month - 1]
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{first} {start.year}"
+    if start.year == end.year:
+        return f"{first}–{last} {end.year}"
+    return f"{first} {start.year}–{last} {end.year}"
 
 
 def ring_diagram(centre: str, labels: Sequence[str], *, numbers: Sequence[int] | None = None,
@@ -75,7 +96,7 @@ def ring_diagram(centre: str, labels: Sequence[str], *, numbers: Sequence[int] |
     light, dark = plots.block_shades(colour)
     wrap, box_w, line_h = 24, 0.8, 0.075
     with plots.use_house_style():
-        fig = _diagram_figure(height_in)
+        fig = _figure(height_in)
         ax = fig.add_subplot()
         ax.set_axis_off()
         aspect = plots.FIG_WIDTH_IN / height_in
@@ -107,43 +128,36 @@ def ring_diagram(centre: str, labels: Sequence[str], *, numbers: Sequence[int] |
         return fig
 
 
-def abb01(ctx: Context) -> None:
-    """Abb. 1: the added values of clusters after Ketels (2020) around the central notion."""
-    values = qualitative.load_ketels()
-    fig = ring_diagram("Mehrwerte regionaler Cluster", values["label"].tolist(), colour="grey")
-    ctx.value("ketels_n_added_values", len(values))
-    ctx.figure(1, fig, values.assign(reference=values.attrs.get("reference", "")),
-               alt="Sechs Kästen rund um einen Kreis mit der Aufschrift Mehrwerte regionaler Cluster: "
-                   + ", ".join(values["label"]) + ".")
+_TIMELINE_COLUMNS = ("phase", "phase_label", "phase_order", "phase_start", "phase_end", "step_start", "step_end")
 
 
-def _month_label(ts: pd.Timestamp) -> str:
-    return f"{ts.month:02d}/{ts.year}"
+def timeline_chart(timeline: pd.DataFrame, steps: Sequence[tuple[str, str]], *, colour: str = "grey",
+                   height_in: float = 3.9) -> Figure:
+    """Numbered steps across the top and, below, the phases as bars on a month axis (a Gantt chart).
 
-
-def abb02(ctx: Context) -> None:
-    """Abb. 2: the three study steps and the time line of the phases as a Gantt chart.
-
-    Each phase is one bar from its first to its last month; steps with their own dates (interviews,
-    invitations, field time) are drawn as dark segments inside their phase's row.
+    ``timeline`` has one row per step (the shape of :func:`clusterkrise.qualitative.load_timeline`);
+    each phase becomes one bar from its first to its last month, steps with their own dates become
+    dark segments inside their phase's row. ``steps`` are ``(phase key, label)`` pairs for the top row.
     """
-    tl = qualitative.load_timeline()
-    phases = tl.drop_duplicates("phase").sort_values("phase_order").reset_index(drop=True)
-    unknown = [key for key, _ in STUDY_STEPS if key not in set(phases["phase"])]
+    missing = [c for c in _TIMELINE_COLUMNS if c not in timeline.columns]
+    if missing:
+        raise ValueError(f"timeline_chart: the time line lacks the column(s) {missing}")
+    phases = timeline.drop_duplicates("phase").sort_values("phase_order").reset_index(drop=True)
+    unknown = [key for key, _ in steps if key not in set(phases["phase"])]
     if unknown:
-        raise ValueError(f"Abb. 2: study step(s) {unknown} have no phase in the time line")
-    dated = tl.dropna(subset=["step_start"])
-    light, dark = plots.block_shades("grey")
+        raise ValueError(f"timeline_chart: step(s) {unknown} have no phase in the time line")
+    dated = timeline.dropna(subset=["step_start"])
+    light, dark = plots.block_shades(colour)
     with plots.use_house_style():
-        fig = _diagram_figure(3.9)
+        fig = _figure(height_in)
         top, ax = fig.subplots(2, 1, height_ratios=[0.9, 3.2])
         top.set_axis_off()
-        top.set_xlim(0, 3)
+        top.set_xlim(0, max(1, len(steps)))
         top.set_ylim(0, 1)
-        for i, (_, label) in enumerate(STUDY_STEPS):
+        for i, (_, label) in enumerate(steps):
             _box(top, i + 0.5, 0.5, 0.76, 0.7, f"{i + 1}. {label}", face=light, edge=dark, size=6.8,
                  weight="bold", wrap=14)
-            if i < len(STUDY_STEPS) - 1:
+            if i < len(steps) - 1:
                 top.add_patch(FancyArrowPatch((i + 0.89, 0.5), (i + 1.11, 0.5), arrowstyle="-|>",
                                               mutation_scale=10, color=dark))
         y = np.arange(len(phases))
@@ -155,7 +169,7 @@ def abb02(ctx: Context) -> None:
             s = mdates.date2num(step["step_start"])
             e = mdates.date2num(step["step_end"] + pd.Timedelta(days=1))
             ax.barh(order[step["phase"]], e - s, left=s, height=0.3, color=dark)
-        ax.set_yticks(y, [f"{r.phase_label}\n({_month_label(r.phase_start)}–{_month_label(r.phase_end)})"
+        ax.set_yticks(y, [f"{r.phase_label}\n({month_label(r.phase_start)}–{month_label(r.phase_end)})"
                           for r in phases.itertuples()])
         ax.set_ylim(len(y) - 0.5, -0.5)
         ax.xaxis.set_major_locator(mdates.MonthLocator(bymonthday=15))
@@ -169,49 +183,30 @@ def abb02(ctx: Context) -> None:
         fig.legend(handles=[Patch(facecolor=light, edgecolor=dark, label="Phase"),
                             Patch(color=dark, label="datierter Einzelschritt (Interviews, Einladungen, Feldzeit)")],
                    loc="outside lower center", ncol=2)
-    first, last = phases["phase_start"].min(), phases["phase_end"].max()
-    ctx.value("study_start", _month_label(first))
-    ctx.value("study_end", _month_label(last))
-    ctx.value("n_phases", len(phases))
-    field = tl.loc[tl["step_key"] == "feldzeit"]
-    if len(field):
-        ctx.value("fieldwork_start", field["step_start"].iloc[0].strftime("%d.%m.%Y"))
-        ctx.value("fieldwork_end", field["step_end"].iloc[0].strftime("%d.%m.%Y"))
-    ctx.figure(2, fig, tl,
-               alt="Oben drei nummerierte Schritte der Studie (" + ", ".join(l for _, l in STUDY_STEPS)
-                   + "), darunter ein Balkendiagramm über die Monate " + _month_label(first) + " bis "
-                   + _month_label(last) + " mit den Phasen " + ", ".join(phases["phase_label"])
-                   + "; dunkle Abschnitte markieren datierte Schritte wie Interviews und Feldzeit.")
+        return fig
 
 
-def abb03(ctx: Context) -> None:
-    """Abb. 3: the three actor levels as nested boxes, innermost level first in the data."""
-    obs = qualitative.load_actor_levels()
-    levels = obs.drop_duplicates("level").sort_values("level_order").reset_index(drop=True)
-    counts = obs.groupby("level", sort=False).size()
-    light, dark = plots.block_shades("grey")
-    k = len(levels)
+def nested_boxes(labels: Sequence[str], *, colour: str = "grey", height_in: float = 3.4) -> Figure:
+    """Frames inside each other, ``labels[0]`` the innermost; inner frames are drawn darker."""
+    if not labels:
+        raise ValueError("nested_boxes: no labels to draw")
+    light, dark = plots.block_shades(colour)
+    k = len(labels)
     with plots.use_house_style():
-        fig = _diagram_figure(3.4)
+        fig = _figure(height_in)
         ax = fig.add_subplot()
         ax.set_axis_off()
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         # Outermost first, so inner boxes are drawn on top.
         for depth in range(k - 1, -1, -1):
-            row = levels.iloc[depth]
-            inset = 0.03 + 0.14 * (k - 1 - depth)
+            inset = 0.03 + 0.14 * (k - 1 - depth) * 3 / max(3, k)
             w, h = 1 - 2 * inset, 1 - 2 * inset * 0.95
             tone = _mix(light, "white", 0.25 + 0.6 * (k - 1 - depth) / max(1, k - 1))
             ax.add_patch(FancyBboxPatch((inset, inset * 0.95), w, h,
                                         boxstyle="round,pad=0,rounding_size=0.03",
                                         facecolor=tone, edgecolor=dark, linewidth=0.9))
             label_y = 0.5 if depth == 0 else inset * 0.95 + h - 0.06
-            ax.text(0.5, label_y, f"{row['level_label']}", ha="center", va="center",
+            ax.text(0.5, label_y, labels[depth], ha="center", va="center",
                     fontsize=9 if depth == 0 else 8.5, fontweight="bold", color=_INK)
-    ctx.value("n_actor_levels", k)
-    for row in levels.itertuples():
-        ctx.value(f"n_observations_{row.level}", int(counts[row.level]))
-    ctx.figure(3, fig, obs,
-               alt="Drei ineinander liegende Rahmen; innen " + levels["level_label"].iloc[0]
-                   + ", darum " + ", dann ".join(levels["level_label"].iloc[1:]) + ".")
+        return fig
