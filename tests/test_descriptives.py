@@ -116,3 +116,27 @@ def test_text_values_warn_and_are_not_counted():
     with pytest.warns(UserWarning, match="non-numeric value"):
         row = describe_items(df, "x").iloc[0]
     assert row["n"] == 3 and row["median"] == 2
+
+
+# --- generic helpers (from chapter 07)
+
+
+def test_scale_point_labels_fill_unlabelled_points():
+    from clusterkrise.descriptives import scale_point_labels
+
+    labels = scale_point_labels(-2, 2, {-2: "sehr negativ", 2: "sehr positiv"})
+    assert labels == {-2: "sehr negativ", -1: "\u22121", 0: "0", 1: "+1", 2: "sehr positiv"}
+    assert scale_point_labels(1, 3) == {1: "1", 2: "2", 3: "3"}
+
+
+def test_answer_distribution_orders_by_relevance_and_keeps_special_answers():
+    from clusterkrise.descriptives import answer_distribution
+
+    data = pd.DataFrame({"x": [1, 99, 99, 2], "y": [-1, 1, 2, np.nan]})
+    dist = answer_distribution(data, ["x", "y"], point_labels={-1: "-1", 1: "1", 2: "2", 99: "nb"}, special_codes=[99])
+    assert list(dict.fromkeys(dist["item"])) == ["y", "x"]  # y: every answer relevant, x: half
+    x = dist[dist["item"] == "x"].set_index("value")
+    assert x.loc[99, "share"] == pytest.approx(0.5)
+    assert x["relevance_share"].iloc[0] == pytest.approx(0.5)
+    assert x["mean"].iloc[0] == pytest.approx(1.5)  # the special code is no rating
+    assert x["n_item"].iloc[0] == 4

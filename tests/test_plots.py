@@ -363,3 +363,13 @@ def test_charts_accept_tables_of_descriptives_and_utests(tmp_path):
     assert plots.NO_DATA_TEXT not in _texts(plots.yes_no_bars(yes, colour="ch08"))
     svg, png = plots.save_figure(fig, tmp_path / "abb", alt_text="Test")
     assert svg.stat().st_size > 0 and png.stat().st_size > 0
+
+
+# --- generic helpers (from chapter 07)
+
+
+def test_word_frequencies_count_as_the_cloud_does():
+    counts = plots.word_frequencies(["Messen fehlen", "Messen und Kunden", None, "  "])
+    assert counts.index[0] == "Messen" and counts.iloc[0] == 2
+    assert "und" not in counts.index  # German stop word
+    assert plots.word_frequencies([]).empty

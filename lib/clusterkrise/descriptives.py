@@ -28,6 +28,8 @@ __all__ = [
     "yes_shares",
     "top_box_shares",
     "distribution",
+    "scale_point_labels",
+    "answer_distribution",
 ]
 
 
@@ -373,3 +375,65 @@ def trend_arrow(mean_change: float) -> str:
             return arrow
     return TREND_ARROW_BOTTOM
 
+
+
+# --- generic helpers (from chapter 07)
+
+
+def scale_point_labels(scale_min: int, scale_max: int, end_labels: Mapping[int, str] | None = None) -> dict[int, str]:
+    """A label for every point of a rating scale: the codebook's label where it has one, else the number.
+
+    Bipolar scales (``scale_min < 0``) print positive points with their sign ("+1"), so a legend reads
+    as the slider did; numbers use the book's German notation.
+    """
+    from .formatting import number
+
+    labels = dict(end_labels or {})
+    bipolar = scale_min < 0
+    out: dict[int, str] = {}
+    for v in range(int(scale_min), int(scale_max) + 1):
+        out[v] = labels.get(v) or (("+" if bipolar and v > 0 else "") + number(v))
+    return out
+
+
+def answer_distribution(
+    data: pd.DataFrame,
+    items: str | Iterable[str],
+    *,
+    point_labels: Mapping[Any, str],
+    special_codes: Any = None,
+    item_labels: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Long table (item x answer) of a rating question, shares over all answers incl. special codes.
+
+    Columns: item, item_label, value, label, n, share, n_item (answers to the item), relevance_share
+    (share of answers that are no special code; 1 without special codes) and mean (special codes set
+    aside). Items are ordered by relevance, ties by mean, both descending, so a stacked chart shows
+    the most widely relevant and then the most positive item first.
+    """
+    item_list = as_item_list(data, items, caller="answer_distribution")
+    labels = dict(zip(item_list, _labels(item_list, item_labels)))
+    codes = special_codes_for(special_codes, item_list)
+    frames = [
+        frequencies(data, item, labels=point_labels).assign(item=item, item_label=labels[item]) for item in item_list
+    ]
+    if not frames:
+        return pd.DataFrame(columns=["item", "item_label", "value", "label", "n", "share", "n_item", "relevance_share", "mean"])
+    dist = pd.concat(frames, ignore_index=True)
+    stats = describe_items(data, item_list, special_codes=special_codes).set_index("item")
+    if any(codes[i] for i in item_list):
+        relevance = relevance_shares(data, item_list, special_codes=special_codes).set_index("item")["share"]
+    else:
+        relevance = pd.Series(1.0, index=item_list)
+    dist["n_item"] = dist["item"].map(dist.groupby("item")["n"].sum())
+    dist["relevance_share"] = dist["item"].map(relevance)
+    dist["mean"] = dist["item"].map(stats["mean"])
+    order = (
+        pd.DataFrame({"relevance": relevance, "mean": stats["mean"]})
+        .sort_values(["relevance", "mean"], ascending=False, kind="mergesort")
+        .index
+    )
+    dist["item"] = pd.Categorical(dist["item"], categories=list(order), ordered=True)
+    dist = dist.sort_values(["item", "value"], kind="mergesort").reset_index(drop=True)
+    dist["item"] = dist["item"].astype(str)
+    return dist[["item", "item_label", "value", "label", "n", "share", "n_item", "relevance_share", "mean"]]

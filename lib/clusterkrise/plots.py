@@ -63,6 +63,7 @@ __all__ = [
     "stacked_share_bars",
     "use_house_style",
     "word_cloud",
+    "word_frequencies",
     "yes_no_bars",
 ]
 
@@ -1066,3 +1067,21 @@ def effect_intervals(
         handles.append(Line2D([], [], ls="", marker="o", ms=5, mfc="white", mec=grey, label="hängt von einer Wahl ab"))
         fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)))
         return fig
+
+
+# --- generic helpers (from chapter 07)
+
+
+def word_frequencies(texts: Iterable[str], *, stopwords: Iterable[str] | None = None) -> pd.Series:
+    """How often each word occurs in open answers, counted as :func:`word_cloud` counts them.
+
+    Same tokenizer, stop words and minimum word length as the cloud, so the table saved next to a
+    word cloud holds exactly the weights it was drawn from. Most frequent first; ties keep first-seen order.
+    """
+    from wordcloud import WordCloud
+
+    words = [str(t) for t in texts if isinstance(t, str) and t.strip()]
+    stop = GERMAN_STOPWORDS if stopwords is None else frozenset(stopwords)
+    counter = WordCloud(stopwords=stop, collocations=False, normalize_plurals=False, min_word_length=3)
+    counts = counter.process_text(" ".join(words)) if words else {}
+    return pd.Series(counts, dtype=float).sort_values(ascending=False, kind="mergesort")
