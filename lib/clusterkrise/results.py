@@ -33,7 +33,8 @@ from .params import Params
 
 __all__ = ["ChapterResults", "markdown_table"]
 
-_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+# Upper case is allowed after the first letter because registry ids name codebook items ("tab05_B1_01").
+_KEY = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 
 
 def _plain(value: Any) -> Any:
@@ -64,7 +65,7 @@ class ChapterResults:
     def value(self, key: str, raw: Any, text: str | None) -> Any:
         """Record ``raw`` (checked) and ``text`` (printed, ``None`` for values the prose never prints)."""
         if not _KEY.match(key):
-            raise ValueError(f"value key {key!r}: use lower-case letters, digits and underscores")
+            raise ValueError(f"value key {key!r}: start with a lower-case letter; use letters, digits and underscores")
         if key in self.raw:
             raise ValueError(f"value {key!r} recorded twice in chapter {self.chapter}")
         self.raw[key] = _plain(raw) if not isinstance(raw, (list, tuple)) else [_plain(v) for v in raw]
