@@ -181,3 +181,8 @@ def test_notebook_is_stored_without_outputs_and_calls_no_chapter_module():
     assert "clusterkrise.report" not in source and "from clusterkrise import report" not in source
     assert code[-1].source.strip() == "results.finish()"
     assert not (ROOT / "lib/clusterkrise/report/ch08.py").exists()
+    # every figure/table the chapter embeds has its labelled cell, in the same order
+    chapter = (ROOT / "chapters/08-aufgaben.qmd").read_text(encoding="utf-8")
+    embedded = re.findall(r"08-aufgaben\.ipynb#([\w-]+)", chapter)
+    labels = [m.group(1) for c in code if (m := re.match(r"#\| label: ([\w-]+)", c.source))]
+    assert embedded == labels and len(labels) == 10
