@@ -140,3 +140,32 @@ def test_answer_distribution_orders_by_relevance_and_keeps_special_answers():
     assert x["relevance_share"].iloc[0] == pytest.approx(0.5)
     assert x["mean"].iloc[0] == pytest.approx(1.5)  # the special code is no rating
     assert x["n_item"].iloc[0] == 4
+
+
+# --- generic helpers (scale bands)
+
+
+def test_scale_bands_read_the_codebook():
+    from clusterkrise.codebook import load_codebook
+    from clusterkrise.descriptives import scale_bands
+
+    cb = load_codebook()
+    bands = scale_bands(cb.question("B4").scale, names={"stronger": "intensiver"})
+    assert [b.key for b in bands] == ["weaker", "unchanged", "stronger", "special_0"]
+    assert [b.label for b in bands[:3]] == ["weniger intensiv (1–4)", "unverändert (5)", "intensiver (6–9)"]
+    assert [b.values for b in bands] == [(1, 2, 3, 4), (5,), (6, 7, 8, 9), (0,)]
+    with pytest.raises(ValueError, match="no labelled middle"):
+        scale_bands(cb.question("B1").scale)
+
+
+def test_band_shares_count_every_band_and_refuse_stray_values():
+    from clusterkrise.codebook import load_codebook
+    from clusterkrise.descriptives import band_shares, scale_bands
+
+    bands = scale_bands(load_codebook().question("B4").scale)
+    table = band_shares(pd.Series([0, 1, 5, 5, 9, np.nan], name="B4"), bands).set_index("value")
+    assert table["n"].to_dict() == {"weaker": 1, "unchanged": 2, "stronger": 1, "special_0": 1}
+    assert table.loc["unchanged", "share"] == pytest.approx(2 / 5)
+    assert table.loc["weaker", "codes"] == "1 2 3 4"
+    with pytest.raises(ValueError, match=r"B4: value\(s\) \[12"):
+        band_shares(pd.Series([1, 12], name="B4"), bands)

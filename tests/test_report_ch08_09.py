@@ -1,4 +1,4 @@
-"""Chapters 8 and 9: outputs, values and agreement with the registry of published facts.
+"""Chapter 9 (chapter 8 moved to tests/test_chapter_08.py): outputs, values and agreement with the registry of published facts.
 
 Each chapter is computed once per module on the shipped data (``report.setup``, no papermill); the
 expected numbers come from ``data/published_facts.yaml`` and are compared with ``facts.matches``, so
@@ -19,11 +19,10 @@ import pytest
 from clusterkrise import report
 from clusterkrise.codebook import load_codebook
 from clusterkrise.facts import load_facts, matches
-from clusterkrise.report import ch08, ch09
+from clusterkrise.report import ch09
 from clusterkrise.report.context import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
-CH08 = ("tab05", "abb27", "abb28", "tab06", "abb29", "abb30", "abb31", "abb32", "abb33", "abb34")
 CH09 = ("abb35", "abb36", "abb37", "abb38", "abb39")
 FACTS = {f.id: f for f in load_facts()}
 
@@ -40,11 +39,6 @@ def _run(chapter: str, module, names, out: Path) -> tuple[report.Context, Path]:
         getattr(module, name)(ctx)
     ctx.finish()
     return ctx, out / chapter
-
-
-@pytest.fixture(scope="module")
-def ch08_run(tmp_path_factory):
-    return _run("08", ch08, CH08, tmp_path_factory.mktemp("res08"))
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +116,8 @@ def _pct_values_hold(folder: Path, stem: str, ref: str) -> int:
 # ----------------------------------------------------------------------------------------- files
 
 
-def test_every_output_and_values_file_is_written(ch08_run, ch09_run):
-    for (ctx, folder), names in ((ch08_run, CH08), (ch09_run, CH09)):
+def test_every_output_and_values_file_is_written(ch09_run):
+    for (ctx, folder), names in ((ch09_run, CH09),):
         payload = json.loads((folder / "values.json").read_text(encoding="utf-8"))
         assert payload["produced"] == [re.sub(r"(\D+)(\d+)", r"\1-\2", n) for n in names]
         for stem in payload["produced"]:
@@ -135,140 +129,13 @@ def test_every_output_and_values_file_is_written(ch08_run, ch09_run):
             assert re.fullmatch(r"[a-z0-9_]+", key), f"value key {key!r} is not flat snake_case"
 
 
-def test_values_hold_the_quoted_numbers(ch08_run, ch09_run):
-    v8 = json.loads((ch08_run[1] / "values.json").read_text(encoding="utf-8"))["values"]
+def test_values_hold_the_quoted_numbers(ch09_run):
     v9 = json.loads((ch09_run[1] / "values.json").read_text(encoding="utf-8"))["values"]
-    for key in ("tab05_n", "abb27_n", "n_sig_financing", "sig_items_financing", "n_sig_office_size", "tab06_n",
-                "b2_01_arrow", "abb32_n", "b4_upper_third_pct", "b4_no_cooperation_n", "b4_cooperation_pct",
-                "b5_01_yes_pct", "b6_n_answers", "b6_n_base"):
-        assert key in v8, key
     for key in ("c1_01_yes_n", "c3_stronger_pct", "c3_weaker_pct", "c3_unchanged_pct", "c3_size_p",
                 "c3_stronger_with_linked_c1_pct", "c4_n_answers", "c4_n_base"):
         assert key in v9, key
-    _assert_fact("abb34_n_answers", v8["b6_n_answers"])
     _assert_fact("abb39_n_answers", v9["c4_n_answers"])
-    # Abb. 34 prints the base of the closed question B6 follows (B5), registered for Abb. 33
-    _assert_fact("abb33_n", v8["b6_n_base"])
-    _assert_fact("abb33_n", v8["abb34_n"])
-    _assert_fact("abb32_upper_third_pct", v8["b4_upper_third_pct"])
-    _assert_fact("abb32_no_coop", v8["b4_no_cooperation_n"])
-    _assert_fact("abb32_coop_pct", v8["b4_cooperation_pct"])
     _assert_fact("abb37_implies_c1", v9["c3_stronger_with_linked_c1_pct"])
-
-
-# ----------------------------------------------------------------------------------- chapter 8
-
-
-def test_tab05_reproduces_relevance_order_and_n(ch08_run):
-    _, folder = ch08_run
-    table = _csv(folder, "tab-05")
-    facts = [f for f in _facts("Tab. 5", "relevance_pct") if f.id.startswith("tab05_B1_")]
-    assert list(table["item"]) == [f.args["item"] for f in facts], "rows not in the study's order"
-    shares = table.set_index("item")["share"]
-    for fact in _facts("Tab. 5", "relevance_pct"):
-        _assert_fact(fact.id, 100 * shares[fact.args["item"]])
-    _assert_fact("tab05_n", int(table["n"].iloc[0]))
-    _assert_fact("tab05_all_offered", 100 * shares.min())
-    _assert_fact("tab05_n_items", len(table))
-
-
-def test_abb27_abb28_significance_follows_registry(ch08_run):
-    ctx, folder = ch08_run
-    ut27 = _utest_part(_csv(folder, "abb-27"))
-    _assert_fact("abb27_sig_count", int(ut27["significant"].astype(bool).sum()))
-    assert ctx.values["n_sig_financing"] == int(ut27["significant"].astype(bool).sum())
-    sig = ut27[ut27["significant"].astype(bool)]
-    higher = FACTS["abb27_institutional_higher"].args["higher"]
-    assert (sig["group_1"] == higher).all()
-    _assert_fact("abb27_institutional_higher", bool((sig["mean_1"] > sig["mean_2"]).all()))
-    ut28 = _utest_part(_csv(folder, "abb-28"))
-    sig28 = ut28[ut28["significant"].astype(bool)]
-    _assert_fact("abb28_sig", sorted(sig28["item"]))
-    for ref in ("abb27_n", "abb28_n"):
-        _assert_fact(ref, ctx.values[ref])
-    summary = _values_part(_csv(folder, "abb-27"))
-    assert list(summary["item"]) == load_codebook().items_of("B1")
-
-
-def test_alpha_changes_significant_items(ch08_run, tmp_path):
-    ctx, folder = ch08_run
-    strict = _with_alpha(ctx, 0.01, tmp_path)
-    ch08.abb27(strict)
-    for c, path in ((ctx, folder / "abb-27.csv"), (strict, tmp_path / "abb-27.csv")):
-        ut = _utest_part(pd.read_csv(path))
-        assert ((ut["p"] <= c.alpha) == ut["significant"].astype(bool)).all()
-        assert c.values["n_sig_financing"] == int(ut["significant"].astype(bool).sum())
-    assert strict.values["n_sig_financing"] < ctx.values["n_sig_financing"]
-
-
-def test_tab06_relevance_and_arrows(ch08_run):
-    _, folder = ch08_run
-    table = _csv(folder, "tab-06").set_index("item")
-    checked = 0
-    for fact in _facts("Tab. 6"):
-        if fact.kind == "relevance_pct":
-            _assert_fact(fact.id, 100 * table.loc[fact.args["item"], "share"])
-        elif fact.kind == "trend_arrow":
-            _assert_fact(fact.id, table.loc[fact.args["item"], "arrow"])
-        elif fact.kind == "n_answered":
-            _assert_fact(fact.id, int(table["n"].max()))
-        else:
-            continue
-        checked += 1
-    assert checked == 35
-
-
-def test_abb29_distribution_sums_to_one_per_instrument(ch08_run):
-    ctx, folder = ch08_run
-    dist = _csv(folder, "abb-29")
-    totals = dist.groupby("item")["share"].sum()
-    assert ((totals - 1).abs() < 1e-5).all()
-    _assert_fact("abb29_n", ctx.values["abb29_n"])
-    # the instrument named most often as more used has the largest share of +1/+2
-    stronger = dist[dist["value"] > 0].groupby("item")["share"].sum()
-    assert ctx.values["b2_most_stronger_item"] == load_codebook().item(stronger.idxmax()).label
-
-
-def test_abb30_abb31_formats(ch08_run):
-    ctx, folder = ch08_run
-    shares = _csv(folder, "abb-30").set_index("item")["share"]
-    for fact in _facts("Abb. 30"):
-        if fact.kind == "relevance_pct":
-            _assert_fact(fact.id, 100 * shares[fact.args["item"]])
-        elif fact.kind == "item_stat_min":
-            _assert_fact(fact.id, 100 * shares.drop(fact.args["exclude"]).min())
-        elif fact.kind == "n_answered":
-            _assert_fact(fact.id, ctx.values["abb30_n"])
-    dist = _csv(folder, "abb-31")
-    wide = dist.pivot(index="item", columns="value", values="share")
-    for fact in _facts("Abb. 31", "modal_value"):
-        modes = {int(wide.loc[i].idxmax()) for i in fact.args["items"]}
-        assert len(modes) == 1
-        _assert_fact(fact.id, modes.pop())
-        for item in fact.args["items"]:
-            preferred = ctx.values[f"{item.lower()}_preferred_format"]
-            assert preferred == load_codebook().question("B3").scale.values[fact.target]
-    _assert_fact("abb31_n", ctx.values["abb31_n"])
-
-
-def test_abb32_bands_follow_registry(ch08_run):
-    ctx, folder = ch08_run
-    assert _pct_values_hold(folder, "abb-32", "Abb. 32") == 5
-    table = _csv(folder, "abb-32").set_index("value")
-    assert abs(table.drop("upper_third")["share"].sum() - 1) < 1e-5
-    _assert_fact("abb32_n", ctx.values["abb32_n"])
-
-
-def test_abb33_yes_shares(ch08_run):
-    _, folder = ch08_run
-    assert _yes_facts_hold(folder, "abb-33", "Abb. 33") == 9
-
-
-def test_abb34_word_cloud_data(ch08_run):
-    _, folder = ch08_run
-    answers = _csv(folder, "abb-34")
-    _assert_fact("abb34_n_answers", len(answers))
-    assert answers["text"].str.strip().str.len().gt(0).all()
 
 
 # ----------------------------------------------------------------------------------- chapter 9
@@ -320,34 +187,10 @@ def test_abb39_word_cloud_data(ch09_run):
     assert ctx.values["c4_n_base"] == ctx.n("C3")
 
 
-# ------------------------------------------------------------------------------------- helpers
-
-
-def test_scale_bands_read_the_codebook():
-    cb = load_codebook()
-    bands = ch08.scale_bands(cb.question("B4").scale, names={"stronger": "intensiver"})
-    assert [b.key for b in bands] == ["weaker", "unchanged", "stronger", "special_0"]
-    assert [b.label for b in bands[:3]] == ["weniger intensiv (1–4)", "unverändert (5)", "intensiver (6–9)"]
-    with pytest.raises(ValueError, match="no labelled middle"):
-        ch08.scale_bands(cb.question("B1").scale)
-
-
-def test_band_shares_refuses_values_outside_the_bands():
-    bands = ch08.scale_bands(load_codebook().question("C3").scale)
-    with pytest.raises(ValueError, match=r"C3: value\(s\) \[7"):
-        ch08.band_shares(pd.Series([1, 3, 7], name="C3"), bands)
-
-
-def test_pct_rounds_half_up():
-    assert ch08.pct(0.385) == 39
-    assert ch08.pct(0.125) == 13
-    assert ch08.pct(float("nan")) is None
-
-
 # ----------------------------------------------------------------------------------- notebooks
 
 
-@pytest.mark.parametrize("path,module", [("notebooks/08-aufgaben.ipynb", ch08), ("notebooks/09-krise-als-chance.ipynb", ch09)])
+@pytest.mark.parametrize("path,module", [("notebooks/09-krise-als-chance.ipynb", ch09)])
 def test_notebook_shape(path, module):
     nb = nbformat.read(ROOT / path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
