@@ -15,6 +15,7 @@ import math
 
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -373,3 +374,74 @@ def trend_arrow(mean_change: float) -> str:
             return arrow
     return TREND_ARROW_BOTTOM
 
+
+
+# --- generic helpers (scale bands)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A contiguous part of a rating scale (or one special answer) shown as one category."""
+
+    key: str
+    label: str
+    values: tuple[float, ...]
+
+
+def scale_bands(scale, *, names: Mapping[str, str] | None = None, include_special: bool = True) -> list[Band]:
+    """Split a bipolar scale at its labelled neutral middle: weaker / unchanged / stronger (+ specials).
+
+    Band names default to the codebook's labels of the lowest point, the middle and the highest
+    point; ``names`` overrides them by key. The ranges always come from the scale.
+    """
+    if scale.min is None or scale.max is None:
+        raise ValueError(f"scale {scale.name!r} has no numeric range to split into bands")
+    middle = (scale.min + scale.max) / 2
+    if middle != int(middle) or middle not in scale.labels:
+        raise ValueError(
+            f"scale {scale.name!r} ({scale.min}..{scale.max}) has no labelled middle point to split at; "
+            f"labelled points are {sorted(scale.labels)}"
+        )
+    middle = int(middle)
+    names = {"weaker": scale.labels.get(scale.min), "unchanged": scale.labels[middle],
+             "stronger": scale.labels.get(scale.max), **(names or {})}
+    missing = [k for k, v in names.items() if not v]
+    if missing:
+        raise ValueError(f"scale {scale.name!r}: no label for band(s) {missing}; pass names=")
+    ranges = {
+        "weaker": tuple(range(int(scale.min), middle)),
+        "unchanged": (middle,),
+        "stronger": tuple(range(middle + 1, int(scale.max) + 1)),
+    }
+    bands = [Band(key, f"{names[key]} ({_span(values)})", values) for key, values in ranges.items()]
+    if include_special:
+        bands += [Band(f"special_{code}", f"{label} ({code})", (code,)) for code, label in scale.special.items()]
+    return bands
+
+
+def band_shares(values: pd.Series, bands: Sequence[Band]) -> pd.DataFrame:
+    """Counts and shares (of all non-empty answers) per band: value (band key), label, codes, n, share.
+
+    ``codes`` lists the band's answer codes separated by spaces, so the CSV says what each band holds.
+    """
+    freq = frequencies(values.to_frame(), values.name)
+    known = {v for b in bands for v in b.values}
+    stray = sorted(set(freq.loc[freq["n"] > 0, "value"]) - known)
+    if stray:
+        raise ValueError(f"{values.name}: value(s) {stray} belong to none of the bands "
+                         f"{[b.key for b in bands]}; the codebook scale does not match the data")
+    total = int(freq["n"].sum())
+    rows = []
+    for band in bands:
+        n = int(freq.loc[freq["value"].isin(band.values), "n"].sum())
+        rows.append({"value": band.key, "label": band.label, "codes": " ".join(f"{v:g}" for v in band.values),
+                     "n": n, "share": n / total if total else np.nan})
+    return pd.DataFrame(rows)
+
+
+def _span(values: Sequence[float]) -> str:
+    from .formatting import number
+
+    values = sorted(values)
+    first, last = number(values[0]), number(values[-1])
+    return first if first == last else f"{first}–{last}"
