@@ -1,4 +1,4 @@
-"""Chapters 8 and 9: outputs, values and agreement with the registry of published facts.
+"""Chapter 8: outputs, values and agreement with the registry of published facts.
 
 Each chapter is computed once per module on the shipped data (``report.setup``, no papermill); the
 expected numbers come from ``data/published_facts.yaml`` and are compared with ``facts.matches``, so
@@ -19,12 +19,11 @@ import pytest
 from clusterkrise import report
 from clusterkrise.codebook import load_codebook
 from clusterkrise.facts import load_facts, matches
-from clusterkrise.report import ch08, ch09
+from clusterkrise.report import ch08
 from clusterkrise.report.context import DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[1]
 CH08 = ("tab05", "abb27", "abb28", "tab06", "abb29", "abb30", "abb31", "abb32", "abb33", "abb34")
-CH09 = ("abb35", "abb36", "abb37", "abb38", "abb39")
 FACTS = {f.id: f for f in load_facts()}
 
 
@@ -45,11 +44,6 @@ def _run(chapter: str, module, names, out: Path) -> tuple[report.Context, Path]:
 @pytest.fixture(scope="module")
 def ch08_run(tmp_path_factory):
     return _run("08", ch08, CH08, tmp_path_factory.mktemp("res08"))
-
-
-@pytest.fixture(scope="module")
-def ch09_run(tmp_path_factory):
-    return _run("09", ch09, CH09, tmp_path_factory.mktemp("res09"))
 
 
 def _csv(folder: Path, stem: str) -> pd.DataFrame:
@@ -122,8 +116,8 @@ def _pct_values_hold(folder: Path, stem: str, ref: str) -> int:
 # ----------------------------------------------------------------------------------------- files
 
 
-def test_every_output_and_values_file_is_written(ch08_run, ch09_run):
-    for (ctx, folder), names in ((ch08_run, CH08), (ch09_run, CH09)):
+def test_every_output_and_values_file_is_written(ch08_run):
+    for (ctx, folder), names in ((ch08_run, CH08),):
         payload = json.loads((folder / "values.json").read_text(encoding="utf-8"))
         assert payload["produced"] == [re.sub(r"(\D+)(\d+)", r"\1-\2", n) for n in names]
         for stem in payload["produced"]:
@@ -135,25 +129,19 @@ def test_every_output_and_values_file_is_written(ch08_run, ch09_run):
             assert re.fullmatch(r"[a-z0-9_]+", key), f"value key {key!r} is not flat snake_case"
 
 
-def test_values_hold_the_quoted_numbers(ch08_run, ch09_run):
+def test_values_hold_the_quoted_numbers(ch08_run):
     v8 = json.loads((ch08_run[1] / "values.json").read_text(encoding="utf-8"))["values"]
-    v9 = json.loads((ch09_run[1] / "values.json").read_text(encoding="utf-8"))["values"]
     for key in ("tab05_n", "abb27_n", "n_sig_financing", "sig_items_financing", "n_sig_office_size", "tab06_n",
                 "b2_01_arrow", "abb32_n", "b4_upper_third_pct", "b4_no_cooperation_n", "b4_cooperation_pct",
                 "b5_01_yes_pct", "b6_n_answers", "b6_n_base"):
         assert key in v8, key
-    for key in ("c1_01_yes_n", "c3_stronger_pct", "c3_weaker_pct", "c3_unchanged_pct", "c3_size_p",
-                "c3_stronger_with_linked_c1_pct", "c4_n_answers", "c4_n_base"):
-        assert key in v9, key
     _assert_fact("abb34_n_answers", v8["b6_n_answers"])
-    _assert_fact("abb39_n_answers", v9["c4_n_answers"])
     # Abb. 34 prints the base of the closed question B6 follows (B5), registered for Abb. 33
     _assert_fact("abb33_n", v8["b6_n_base"])
     _assert_fact("abb33_n", v8["abb34_n"])
     _assert_fact("abb32_upper_third_pct", v8["b4_upper_third_pct"])
     _assert_fact("abb32_no_coop", v8["b4_no_cooperation_n"])
     _assert_fact("abb32_coop_pct", v8["b4_cooperation_pct"])
-    _assert_fact("abb37_implies_c1", v9["c3_stronger_with_linked_c1_pct"])
 
 
 # ----------------------------------------------------------------------------------- chapter 8
@@ -271,55 +259,6 @@ def test_abb34_word_cloud_data(ch08_run):
     assert answers["text"].str.strip().str.len().gt(0).all()
 
 
-# ----------------------------------------------------------------------------------- chapter 9
-
-
-def test_abb35_abb36_yes_shares(ch09_run):
-    ctx, folder = ch09_run
-    assert _yes_facts_hold(folder, "abb-35", "Abb. 35") == 5
-    assert _yes_facts_hold(folder, "abb-36", "Abb. 36") == 10
-    _assert_fact("abb35_n", ctx.values["abb35_n"])
-    _assert_fact("abb36_n", ctx.values["abb36_n"])
-
-
-def test_abb37_bands_and_link_to_c1(ch09_run):
-    ctx, folder = ch09_run
-    assert _pct_values_hold(folder, "abb-37", "Abb. 37") == 3
-    _assert_fact("abb37_n", ctx.values["abb37_n"])
-    # the linked share is recomputed here from the data, not taken from the module
-    data = ctx.data
-    strong = data[data["C3"].isin([int(c) for c in _csv(folder, "abb-37").set_index("value").loc["stronger", "codes"].split()])]
-    both = (strong["C1_01"] == 1) & (strong["C1_03"] == 1)
-    assert ctx.values["c3_stronger_with_linked_c1_n"] == int(both.sum())
-
-
-def test_abb38_groups_and_test_row(ch09_run, tmp_path):
-    ctx, folder = ch09_run
-    frame = _csv(folder, "abb-38")
-    ut = _utest_part(frame)
-    assert len(ut) == 1 and ut["grouping"].iloc[0] == "office_size"
-    row = ut.iloc[0]
-    higher = FACTS["abb38_size"].args["higher"]
-    mean_higher, mean_other = (row["mean_1"], row["mean_2"]) if row["group_1"] == higher else (row["mean_2"], row["mean_1"])
-    _assert_fact("abb38_size", bool(mean_higher > mean_other))
-    _assert_fact("abb38_n", ctx.values["abb38_n"])
-    values = _values_part(frame)
-    assert ((values.groupby("item")["share"].sum() - 1).abs() < 1e-5).all()
-    # an alpha below the test's p turns the comparison grey and says so
-    strict = float(row["p"]) / 2
-    c = _with_alpha(ctx, strict, tmp_path / "strict")
-    ch09.abb38(c)
-    assert c.values["c3_size_significant"] == "nicht signifikant"
-    assert not _utest_part(pd.read_csv(tmp_path / "strict" / "abb-38.csv"))["significant"].astype(bool).any()
-    assert ctx.values["c3_size_significant"] == "signifikant"
-
-
-def test_abb39_word_cloud_data(ch09_run):
-    ctx, folder = ch09_run
-    _assert_fact("abb39_n_answers", len(_csv(folder, "abb-39")))
-    assert ctx.values["c4_n_base"] == ctx.n("C3")
-
-
 # ------------------------------------------------------------------------------------- helpers
 
 
@@ -347,7 +286,7 @@ def test_pct_rounds_half_up():
 # ----------------------------------------------------------------------------------- notebooks
 
 
-@pytest.mark.parametrize("path,module", [("notebooks/08-aufgaben.ipynb", ch08), ("notebooks/09-krise-als-chance.ipynb", ch09)])
+@pytest.mark.parametrize("path,module", [("notebooks/08-aufgaben.ipynb", ch08)])
 def test_notebook_shape(path, module):
     nb = nbformat.read(ROOT / path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
