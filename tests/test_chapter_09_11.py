@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import clusterkrise
-from clusterkrise import descriptives, registry
+from clusterkrise import registry
 from clusterkrise.codebook import load_codebook
 from clusterkrise.io import load_survey
 from clusterkrise.params import Params
@@ -224,22 +224,3 @@ def test_chapter_11_headlines_recomputed(default):
     assert raw["coop_clusters_more_pct"] == pytest.approx(100 * b4.isin([6, 7, 8, 9]).mean())
     assert raw["coop_clusters_more_pct"] == default["10"]["raw"]["coop_clusters_more_pct"]
 
-
-# --------------------------------------------------------------------------- scale bands (descriptives)
-
-
-def test_scale_bands_split_at_the_labelled_middle():
-    cb = load_codebook()
-    bands = descriptives.scale_bands(cb.question("C3").scale)
-    assert [(b.key, b.values) for b in bands] == [("weaker", (1, 2)), ("unchanged", (3,)), ("stronger", (4, 5))]
-    with pytest.raises(ValueError, match="no labelled middle"):
-        descriptives.scale_bands(cb.question("B1").scale)
-
-
-def test_band_shares_count_every_answer_once():
-    bands = descriptives.scale_bands(load_codebook().question("B4").scale)
-    table = descriptives.band_shares(pd.Series([0, 1, 5, 6, 9, 9, None], name="B4"), bands)
-    assert dict(zip(table["value"], table["n"])) == {"weaker": 1, "unchanged": 1, "stronger": 3, "special_0": 1}
-    assert table["share"].sum() == pytest.approx(1)
-    with pytest.raises(ValueError, match=r"B4: value\(s\) \[12"):
-        descriptives.band_shares(pd.Series([1, 12], name="B4"), bands)

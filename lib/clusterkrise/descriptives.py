@@ -29,6 +29,9 @@ __all__ = [
     "yes_shares",
     "top_box_shares",
     "distribution",
+    "Band",
+    "scale_bands",
+    "band_shares",
 ]
 
 
@@ -440,6 +443,7 @@ def band_shares(values: pd.Series, bands: Sequence[Band]) -> pd.DataFrame:
 
 
 def _span(values: Sequence[float]) -> str:
+    """"1–4" for a range of scale points, "5" for a single one (German number notation)."""
     from .formatting import number
 
     values = sorted(values)
