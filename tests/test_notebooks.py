@@ -423,3 +423,49 @@ def test_bad_parameters_stop_in_setup_cell(runs, case):
         assert word in outcome["evalue"], f"{word!r} not in the message: {outcome['evalue']}"
     setup = _read(ROOT / "notebooks" / f"{stem}.ipynb").cells[2].source
     assert outcome["source"].strip() == setup.strip(), f"failed in another cell:\n{outcome['source']}"
+
+
+# --------------------------------------------------------------------------------------------------
+# chapters 10 and 11: values of the default run against the registry of published facts
+
+
+def _fact(fact_id: str):
+    (fact,) = [f for f in load_facts() if f.id == fact_id]
+    return fact
+
+
+@pytest.mark.slow
+def test_ch10_values_agree_with_published_facts(runs):
+    values = _values(runs["default"])["10"]["values"]
+    assert values["financing_n_sig"] == _fact("abb27_sig_count").target
+    assert values["size_n_sig_favour"] == len(_fact("abb28_sig").target)
+    more_capable = _fact("ch10_institutional_more_capable").target
+    assert (values["financing_n_favour"] == values["financing_n_items"]) is more_capable
+    assert values["coop_clusters_more_pct"] == round(_fact("abb32_more_pct").target)
+    assert values["coop_cluster_stronger_pct"] == round(_fact("abb37_stronger_pct").target)
+    assert values["ch10_1_n"] == _fact("abb27_n").target
+
+
+@pytest.mark.slow
+def test_ch11_values_agree_with_published_facts(runs):
+    values = _values(runs["default"])["11"]["values"]
+    assert values["n_started"] == _fact("started").target
+    assert values["n_completed"] == _fact("completed").target
+    communication = _fact("abb35_communication").target / _fact("abb35_n").target
+    assert values["innovation_communication_pct"] == round(100 * communication)
+    assert values["innovation_communication_base"] == _fact("abb35_n").target
+    # Tab. 5 lists every topic with its share; the count above 90 % follows from the registry.
+    tab05 = [f for f in load_facts() if f.id.startswith("tab05_B1_")]
+    assert values["n_topics_offered_by_most"] == sum(f.target > 90 for f in tab05)
+
+
+def test_ch10_counts_follow_alpha(tmp_path):
+    """Fast, without papermill: a stricter alpha lowers the number of significant support items."""
+    from clusterkrise.report import ch10
+
+    counts = {}
+    for alpha in (0.10, 0.01):
+        ctx = report.setup("10", alpha=alpha, output_dir=str(tmp_path / str(alpha)))
+        counts[alpha] = ch10.comparison_counts(ch10.b1_comparison(ctx, "financing"))
+    assert counts[0.01]["n_sig"] < counts[0.10]["n_sig"]
+    assert counts[0.01]["n_items"] == counts[0.10]["n_items"] == len(load_codebook().items_of("B1"))
