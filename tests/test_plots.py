@@ -363,3 +363,36 @@ def test_charts_accept_tables_of_descriptives_and_utests(tmp_path):
     assert plots.NO_DATA_TEXT not in _texts(plots.yes_no_bars(yes, colour="ch08"))
     svg, png = plots.save_figure(fig, tmp_path / "abb", alt_text="Test")
     assert svg.stat().st_size > 0 and png.stat().st_size > 0
+
+
+# --- generic helpers (from chapter 06)
+
+
+def test_shade_by_group_colours_rows_and_lists_only_groups_that_occur():
+    grouping = pd.Series(pd.Categorical(["klein", "groß"], categories=["klein", "groß"]))
+    table = pd.DataFrame({"label": ["1", "2", "3"], "share": [0.2, 0.3, 0.5]})
+    shaded, legend = plots.shade_by_group(table, ["klein", "nicht zugeordnet", "klein"], grouping,
+                                          describe={"klein": "klein (bis 5)"})
+    light, _dark = plots.block_shades("groups")
+    assert shaded["colour"].tolist() == [light, plots.BLOCK_SHADES["grey"][0], light]
+    assert list(legend) == ["klein (bis 5)", "nicht zugeordnet"]
+
+
+def test_category_bars_draws_one_bar_per_row_with_its_percentage():
+    table = pd.DataFrame({"label": ["Verein", "GmbH", "Andere"], "share": [0.48, 0.31, 0.21]})
+    fig = plots.category_bars(table, horizontal=True)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 3
+    assert [p.get_width() for p in ax.patches] == pytest.approx([0.48, 0.31, 0.21])
+    texts = [t.get_text().strip() for t in ax.texts]
+    assert texts == [plots.format_percent(s) for s in table["share"]]
+    with pytest.raises(ValueError, match="missing column"):
+        plots.category_bars(table.drop(columns="share"), horizontal=False)
+
+
+def test_options_with_split_draws_options_above_the_split():
+    shares = pd.DataFrame({"item_label": ["A", "B"], "share": [0.6, 0.4]})
+    split = pd.DataFrame({"label": ["keins", "eins", "mehr"], "share": [0.1, 0.5, 0.4]})
+    fig = plots.options_with_split(shares, split)
+    top, bottom = fig.axes
+    assert len(top.patches) == 2 and len(bottom.patches) == 3
