@@ -169,3 +169,36 @@ def test_band_shares_count_every_band_and_refuse_stray_values():
     assert table.loc["weaker", "codes"] == "1 2 3 4"
     with pytest.raises(ValueError, match=r"B4: value\(s\) \[12"):
         band_shares(pd.Series([1, 12], name="B4"), bands)
+
+
+# --- generic helpers (from chapter 06)
+
+
+def test_band_counts_counts_half_open_bands_and_rejects_values_outside():
+    from clusterkrise.descriptives import band_counts
+
+    table = band_counts(pd.Series([1.0, 2.0, 2.0, 5.0, None]), [(1, 2, "1"), (2, 5, "2–4"), (5, 10, "5–9")])
+    assert table["n"].tolist() == [1, 2, 1]
+    assert table["share"].tolist() == [0.25, 0.5, 0.25]
+    with pytest.raises(ValueError, match="fall in none of the bands"):
+        band_counts(pd.Series([5.0, 50.0]), [(0, 10, "klein")])
+
+
+def test_selection_split_counts_none_one_and_more_options():
+    from clusterkrise.descriptives import selection_counts, selection_split
+
+    frame = pd.DataFrame({"a": [1, 0, 1, 0], "b": [1, 0, 0, None], "c": [1, 0, 0, 1]})
+    assert selection_counts(frame, ["a", "b", "c"]).tolist() == [3, 0, 1, 1]
+    split = selection_split(frame, ["a", "b", "c"], none="keins", one="eins", more="mehr")
+    assert split.set_index("value")["n"].to_dict() == {"0": 1, "1": 2, ">1": 1}
+    assert split["label"].tolist() == ["keins", "eins", "mehr"]
+
+
+def test_group_of_bands_marks_bands_a_threshold_cuts_through():
+    from clusterkrise.descriptives import OUTSIDE_GROUPS, group_of_bands, group_of_codes
+
+    values = pd.Series([1, 2, 3, 4, 9])
+    grouping = pd.Series(["klein", "klein", "groß", "groß", None])
+    bands = [(1, 3, "1–2"), (2, 4, "2–3"), (3, 5, "3–4"), (5, 10, "5–9")]
+    assert group_of_bands(values, grouping, bands) == ["klein", OUTSIDE_GROUPS, "groß", OUTSIDE_GROUPS]
+    assert group_of_codes(values, grouping, [1, 3, 7]) == ["klein", "groß", OUTSIDE_GROUPS]

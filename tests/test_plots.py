@@ -373,3 +373,36 @@ def test_word_frequencies_count_as_the_cloud_does():
     assert counts.index[0] == "Messen" and counts.iloc[0] == 2
     assert "und" not in counts.index  # German stop word
     assert plots.word_frequencies([]).empty
+
+
+# --- generic helpers (from chapter 06)
+
+
+def test_shade_by_group_colours_rows_and_lists_only_groups_that_occur():
+    grouping = pd.Series(pd.Categorical(["klein", "groß"], categories=["klein", "groß"]))
+    table = pd.DataFrame({"label": ["1", "2", "3"], "share": [0.2, 0.3, 0.5]})
+    shaded, legend = plots.shade_by_group(table, ["klein", "nicht zugeordnet", "klein"], grouping,
+                                          describe={"klein": "klein (bis 5)"})
+    light, _dark = plots.block_shades("groups")
+    assert shaded["colour"].tolist() == [light, plots.BLOCK_SHADES["grey"][0], light]
+    assert list(legend) == ["klein (bis 5)", "nicht zugeordnet"]
+
+
+def test_category_bars_draws_one_bar_per_row_with_its_percentage():
+    table = pd.DataFrame({"label": ["Verein", "GmbH", "Andere"], "share": [0.48, 0.31, 0.21]})
+    fig = plots.category_bars(table, horizontal=True)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 3
+    assert [p.get_width() for p in ax.patches] == pytest.approx([0.48, 0.31, 0.21])
+    texts = [t.get_text().strip() for t in ax.texts]
+    assert texts == [plots.format_percent(s) for s in table["share"]]
+    with pytest.raises(ValueError, match="missing column"):
+        plots.category_bars(table.drop(columns="share"), horizontal=False)
+
+
+def test_options_with_split_draws_options_above_the_split():
+    shares = pd.DataFrame({"item_label": ["A", "B"], "share": [0.6, 0.4]})
+    split = pd.DataFrame({"label": ["keins", "eins", "mehr"], "share": [0.1, 0.5, 0.4]})
+    fig = plots.options_with_split(shares, split)
+    top, bottom = fig.axes
+    assert len(top.patches) == 2 and len(bottom.patches) == 3

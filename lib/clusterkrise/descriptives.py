@@ -511,3 +511,65 @@ def _span(values: Sequence[float]) -> str:
     values = sorted(values)
     first, last = number(values[0]), number(values[-1])
     return first if first == last else f"{first}–{last}"
+
+
+# --- generic helpers (from chapter 06)
+
+#: Label of respondents who belong to none of the groups of a comparison (or of a band holding several).
+OUTSIDE_GROUPS = "nicht zugeordnet"
+
+
+def count_table(keys: Sequence, labels: Sequence[str], counts: Sequence[int]) -> pd.DataFrame:
+    """Counts with their shares of the total: columns value, label, n, share (NaN shares when all are 0)."""
+    n = np.asarray(counts, dtype=int)
+    total = n.sum()
+    return pd.DataFrame({"value": list(keys), "label": [str(l) for l in labels], "n": n,
+                         "share": n / total if total else np.full(len(n), np.nan)})
+
+
+def band_counts(values: pd.Series, bands: Sequence[tuple[float, float, str]]) -> pd.DataFrame:
+    """Counts of ``values`` in half-open bands ``[low, high)`` given as ``(low, high, label)``.
+
+    Every non-missing value must fall in one band; a value outside all bands is an error (it would
+    silently vanish from the shares otherwise).
+    """
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    hits = [((v >= lo) & (v < hi)) for lo, hi, _ in bands]
+    outside = ~np.logical_or.reduce(hits) if hits else np.ones(len(v), bool)
+    if outside.any():
+        raise ValueError(f"values {sorted(v[outside].unique())[:5]} fall in none of the bands {[b[2] for b in bands]}")
+    return count_table([b[2] for b in bands], [b[2] for b in bands], [int(h.sum()) for h in hits])
+
+
+def selection_counts(data: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """How many options of a multiple-choice question each respondent ticked (code 1)."""
+    return data[list(columns)].apply(pd.to_numeric, errors="coerce").eq(1).sum(axis=1)
+
+
+def selection_split(data: pd.DataFrame, columns: Sequence[str], *, none: str, one: str, more: str) -> pd.DataFrame:
+    """Respondents who ticked no, exactly one or more than one option (values "0", "1", ">1")."""
+    ticked = selection_counts(data, columns)
+    counts = [int((ticked == 0).sum()), int((ticked == 1).sum()), int((ticked > 1).sum())]
+    return count_table(["0", "1", ">1"], [none, one, more], counts)
+
+
+def group_of_bands(values: pd.Series, grouping: pd.Series, bands: Sequence[tuple[float, float, str]],
+                   *, outside: str = OUTSIDE_GROUPS) -> list[str]:
+    """The comparison group of the respondents in each band ``[low, high)``.
+
+    ``outside`` where the band's respondents belong to no group or to several (a band that a
+    threshold cuts through), so a figure can shade each bar by the group its respondents form.
+    """
+    values = pd.to_numeric(values, errors="coerce")
+    grouping = grouping.reindex(values.index)
+    out = []
+    for lo, hi, _ in bands:
+        members = grouping[(values >= lo) & (values < hi)].dropna().unique()
+        out.append(str(members[0]) if len(members) == 1 else outside)
+    return out
+
+
+def group_of_codes(values: pd.Series, grouping: pd.Series, codes: Sequence[float], *,
+                   outside: str = OUTSIDE_GROUPS) -> list[str]:
+    """:func:`group_of_bands` for single answer codes."""
+    return group_of_bands(values, grouping, [(c, c + 1e-9, "") for c in codes], outside=outside)

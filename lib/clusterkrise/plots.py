@@ -1085,3 +1085,104 @@ def word_frequencies(texts: Iterable[str], *, stopwords: Iterable[str] | None = 
     counter = WordCloud(stopwords=stop, collocations=False, normalize_plurals=False, min_word_length=3)
     counts = counter.process_text(" ".join(words)) if words else {}
     return pd.Series(counts, dtype=float).sort_values(ascending=False, kind="mergesort")
+
+
+# --- generic helpers (from chapter 06)
+
+
+def group_colours(grouping: pd.Series, *, colour: str = "groups", outside: str = "nicht zugeordnet") -> dict[str, str]:
+    """Light and dark shade of ``colour`` for the two groups of a comparison (one tone for more), grey outside."""
+    cats = [str(c) for c in grouping.cat.categories]
+    light, dark = block_shades(colour)
+    shades = [light, dark] if len(cats) == 2 else [BLOCK_COLOURS[colour]] * len(cats)
+    colours = dict(zip(cats, shades))
+    colours[outside] = BLOCK_SHADES["grey"][0]
+    return colours
+
+
+def shade_by_group(table: pd.DataFrame, group_labels: Sequence[str], grouping: pd.Series, *,
+                   describe: Mapping[str, str] | None = None, colour: str = "groups",
+                   outside: str = "nicht zugeordnet") -> tuple[pd.DataFrame, dict[str, str]]:
+    """``table`` with columns group and colour (each row shaded by its group) and the legend text -> colour.
+
+    The legend lists only the groups that occur, in the grouping's order, then ``outside``;
+    ``describe`` replaces a group's name in the legend (e.g. by its threshold).
+    """
+    colours = group_colours(grouping, colour=colour, outside=outside)
+    labels = [str(g) for g in group_labels]
+    shaded = table.assign(group=labels, colour=[colours[g] for g in labels])
+    legend = {}
+    for name in [*(str(c) for c in grouping.cat.categories), outside]:
+        if name in set(labels):
+            legend[(describe or {}).get(name, name)] = colours[name]
+    return shaded, legend
+
+
+def _share_bars_on(ax, labels: Sequence[str], shares: np.ndarray, colours: Sequence[str], *, horizontal: bool) -> None:
+    """Bars of shares (fractions) with their percentage printed at the bar's end."""
+    pos = np.arange(len(labels))
+    shares = np.asarray(shares, dtype=float)
+    top = float(np.nanmax(shares)) if len(shares) and np.isfinite(shares).any() else 1.0
+    limit = min(1.0, top * 1.2 + 0.02) if top < 0.85 else 1.12
+    if horizontal:
+        bars = ax.barh(pos, np.nan_to_num(shares), height=0.65, color=list(colours))
+        for bar, v in zip(bars, shares):
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " " + format_percent(v),
+                    ha="left", va="center", fontsize=7.5)
+        ax.set_yticks(pos, [_wrap(str(l)) for l in labels])
+        ax.set_ylim(len(pos) - 0.5, -0.5)
+        ax.set_xlim(0, limit)
+        ax.xaxis.set_major_formatter(GermanFormatter(percent=True))
+        ax.xaxis.set_major_locator(ticker.MultipleLocator(0.2 if top > 0.4 else 0.1))
+        ax.tick_params(axis="y", length=0)
+    else:
+        bars = ax.bar(pos, np.nan_to_num(shares), width=0.7, color=list(colours))
+        for bar, v in zip(bars, shares):
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), format_percent(v),
+                    ha="center", va="bottom", fontsize=7.5)
+        ax.set_xticks(pos, [_wrap(str(l), 14) for l in labels])
+        ax.set_ylim(0, limit)
+        ax.yaxis.set_major_formatter(GermanFormatter(percent=True))
+        ax.tick_params(axis="x", length=0)
+        ax.set_ylabel("Anteil")
+
+
+def category_bars(table: pd.DataFrame, *, horizontal: bool, xlabel: str | None = None,
+                  legend: Mapping[str, str] | None = None, colour: str = "groups") -> Figure:
+    """One bar per row of ``table`` (columns label, share and optionally colour), shares as fractions.
+
+    ``legend`` maps text -> colour (from :func:`shade_by_group`); it sits above the plot so the
+    N note in the bottom right corner stays free.
+    """
+    _require_columns(table, ["label", "share"], "category_bars")
+    colours = table["colour"].tolist() if "colour" in table else [BLOCK_COLOURS[colour]] * len(table)
+    with use_house_style():
+        height = max(2.0, 0.8 + 0.3 * len(table)) if horizontal else 2.9
+        fig = Figure(figsize=(FIG_WIDTH_IN, height), layout="constrained")
+        ax = fig.add_subplot()
+        _share_bars_on(ax, table["label"].tolist(), table["share"].to_numpy(float), colours, horizontal=horizontal)
+        if horizontal or xlabel:
+            ax.set_xlabel(xlabel or "Anteil")
+        if legend:
+            chars = sum(len(t) for t in legend)
+            ncol = len(legend) if chars <= 75 else (2 if max(len(t) for t in legend) <= 45 else 1)
+            fig.legend(handles=[Patch(color=c, label=t) for t, c in legend.items()],
+                       loc="outside upper center", ncol=ncol)
+        return fig
+
+
+def options_with_split(shares: pd.DataFrame, split: pd.DataFrame, *, colour: str = "groups") -> Figure:
+    """A multiple-choice question: yes-share per option (``shares``: item_label, share) above how many
+    respondents ticked none, one or more options (``split`` from :func:`descriptives.selection_split`)."""
+    _require_columns(shares, ["item_label", "share"], "options_with_split")
+    _require_columns(split, ["label", "share"], "options_with_split")
+    light, dark = block_shades(colour)
+    with use_house_style():
+        fig = Figure(figsize=(FIG_WIDTH_IN, 1.4 + 0.27 * (len(shares) + len(split))), layout="constrained")
+        top, bottom = fig.subplots(2, 1, height_ratios=[len(shares), len(split) + 0.6])
+        _share_bars_on(top, shares["item_label"].tolist(), shares["share"].to_numpy(float),
+                       [BLOCK_COLOURS[colour]] * len(shares), horizontal=True)
+        _share_bars_on(bottom, split["label"].tolist(), split["share"].to_numpy(float),
+                       ([BLOCK_SHADES["grey"][0], light, dark] * len(split))[: len(split)], horizontal=True)
+        bottom.set_xlabel("Anteil der Befragten")
+        return fig
