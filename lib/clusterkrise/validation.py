@@ -17,6 +17,7 @@ import math
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ __all__ = [
     "main",
     "optional_columns",
     "validate_survey",
+    "write_problem_report",
 ]
 
 # A questionnaire session open for a whole day is not an interview but an abandoned browser tab.
@@ -68,13 +70,39 @@ class DataValidationError(ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        return self.render(self.max_lines)
+
+    def render(self, max_lines: int | None = None) -> str:
+        """The message with at most ``max_lines`` problem lines (None: every problem)."""
         n = len(self.problems)
         head = f"{self.source}: {n} problem{'s' if n != 1 else ''} (rows counted from 1 below the header)"
         lines = [format_problem(p) for p in _sorted_problems(self.problems)]
-        if len(lines) > self.max_lines:
-            rest = len(lines) - self.max_lines
-            lines = lines[: self.max_lines] + [f"... and {rest} more problems (all of them are in .problems)"]
+        if max_lines is not None and len(lines) > max_lines:
+            rest = len(lines) - max_lines
+            lines = lines[:max_lines] + [
+                f"... and {rest} more problems; `clusterkrise validate PATH` prints all of them and "
+                "`--report problems.csv` writes them to a table"
+            ]
         return "\n".join([head] + ["  " + line for line in lines])
+
+    def write_report(self, path: str | Path) -> Path:
+        """Every problem as one CSV row: row, respondent_id, column, value, rule (UTF-8)."""
+        return write_problem_report(self.problems, path)
+
+
+def write_problem_report(problems: Iterable[dict[str, Any]], path: str | Path) -> Path:
+    """Write problems to a CSV table (row, respondent_id, column, value, rule) and return its path."""
+    import csv
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["row", "respondent_id", "column", "value", "rule"])
+        for p in _sorted_problems(problems):
+            value = "" if _missing(p["value"]) else p["value"]
+            writer.writerow(["" if p["row"] is None else p["row"], "" if p["respondent_id"] is None else p["respondent_id"], p["column"] or "", value, p["check"]])
+    return out
 
 
 def _sorted_problems(problems: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -469,7 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         df = load_survey(args.path, sheet=args.sheet, clean=args.clean)
-    except (DataValidationError, SurveyReadError, FileNotFoundError) as err:
+    except DataValidationError as err:
+        print(err.render(None), file=sys.stderr)  # every problem: a command-line user cannot reach .problems
+        return 1
+    except (SurveyReadError, FileNotFoundError) as err:
         print(err, file=sys.stderr)
         return 1
     completed = int((df["completed"] == 1).sum())
