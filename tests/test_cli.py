@@ -18,7 +18,7 @@ from clusterkrise import build as b
 from clusterkrise.cli import build_parser, cmd_preview, main, watch_digest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "build"
-SUBCOMMANDS = ("build", "execute", "render", "check", "validate", "preview")
+SUBCOMMANDS = ("build", "execute", "render", "check", "validate", "import", "mapping-template", "preview")
 
 
 def run_cli(*argv, **inject):

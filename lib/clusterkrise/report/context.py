@@ -18,6 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -56,7 +57,29 @@ class Params:
     min_group_size: int = DEFAULTS["min_group_size"]
     output_dir: str = DEFAULTS["output_dir"]
 
+    def type_problems(self) -> list[str]:
+        """One German line per parameter of the wrong type (papermill -p and --param pass any literal)."""
+        problems = []
+        for name, default in DEFAULTS.items():
+            value = getattr(self, name)
+            if isinstance(default, str):
+                ok = isinstance(value, (str, PathLike)) and bool(str(value).strip())
+                want = f"ein Pfad als Text, z. B. {default!r}"
+            elif name in ("age_cut", "min_group_size"):
+                ok = isinstance(value, int) and not isinstance(value, bool)
+                want = "eine ganze Zahl"
+            else:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+                want = "eine Zahl"
+            if not ok:
+                problems.append(f"{name} muss {want} sein, erhalten: {value!r} ({type(value).__name__})")
+        return problems
+
     def check(self) -> None:
+        wrong_type = self.type_problems()
+        if wrong_type:
+            # Range checks on a value of the wrong type would only add confusing follow-up errors.
+            raise ParameterError("Ungültige Parameter:\n  " + "\n  ".join(wrong_type))
         problems = []
         if not isinstance(self.alpha, (int, float)) or not 0 < float(self.alpha) < 1:
             problems.append(f"alpha must lie strictly between 0 and 1, got {self.alpha!r}")
