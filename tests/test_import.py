@@ -173,7 +173,7 @@ def test_limesurvey_csv_imports_to_the_shipped_data(shipped, tmp_path, full_answ
     df, report = import_export(path, write_template("limesurvey", tmp_path))
     pd.testing.assert_frame_equal(df, shipped, check_exact=True)
     assert report.unmapped == []
-    assert (("'keine antwort'", "Option 'keine Antwort'") in report.to_missing) is full_answers
+    assert (("'Keine Antwort'", "Option 'keine Antwort'") in report.to_missing) is full_answers
 
 
 # ---------------------------------------------------------------------------------------------- Unipark
@@ -280,7 +280,7 @@ def test_unknown_code_is_an_error_not_an_answer(shipped, tmp_path):
 
 # ------------------------------------------------------------------------------------------- mapping
 def test_templates_cover_every_codebook_column_and_load():
-    for tool in ("sosci", "limesurvey", "unipark"):
+    for tool in ("sosci", "limesurvey", "unipark", "codebook"):
         m = parse_mapping(yaml.safe_load(template(tool)), CB)
         assert set(m.columns) == set(CB.answer_columns), tool
         assert len(set(m.columns.values())) == len(CB.answer_columns), tool
@@ -312,3 +312,26 @@ def test_load_survey_with_a_mapping_reads_an_export(shipped, tmp_path):
     pd.testing.assert_frame_equal(df, shipped, check_exact=True)
     assert df.attrs["import"]["unmapped"] == []
     assert f"mapped: {len(CB.answer_columns)} answer columns" in format_report(import_export(path, write_template("limesurvey", tmp_path))[1])
+
+
+def test_codebook_names_with_minus_9_left_in(shipped, tmp_path):
+    frame = shipped.astype(object)
+    answers = [c for c in CB.answer_columns if CB.question_of(c).scale.type != "text"]
+    for c in answers:
+        frame[c] = frame[c].where(frame[c].notna(), -9)
+    path = tmp_path / "minus9.csv"
+    frame.to_csv(path, index=False)
+    n = int(sum((frame[c] == -9).sum() for c in answers))
+    # Without a mapping: every cell is named, and the message says what -9 is and what to do.
+    status, _, err = run_cli("validate", path)
+    assert status == 1
+    assert f"hint: -9 occurs in {n} problem cells; it is SoSci Survey's 'nicht beantwortet' code" in err
+    # With the codebook template the file is the shipped data again.
+    df, report = import_export(path, write_template("codebook", tmp_path))
+    pd.testing.assert_frame_equal(df, shipped, check_exact=True)
+    assert sum(report.to_missing[("-9", "nicht beantwortet")].values()) == n
+    # A completion code the mapping does not know is an error, not a silent "not completed".
+    frame.loc[3, "completed"] = 7
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataValidationError, match=r"row 4 \(respondent_id 4\), column completed: value 7 from completed: 7 in 1 row\(s\) is neither"):
+        import_export(path, write_template("codebook", tmp_path))

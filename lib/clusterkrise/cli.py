@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", action="store_true", help="also list every mapped column")
 
     p = sub.add_parser("mapping-template", help="write a mapping template generated from the codebook")
-    p.add_argument("--tool", required=True, choices=("sosci", "limesurvey", "unipark"))
+    p.add_argument("--tool", required=True, choices=("sosci", "limesurvey", "unipark", "codebook"),
+                   help="the survey tool; 'codebook' for a file in the codebook's names that keeps -9/-99/-77")
     p.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="file to write (default: print)")
 
     p = sub.add_parser("preview", help="serve _book/ on 127.0.0.1 and rebuild on changes (Ctrl-C stops)")

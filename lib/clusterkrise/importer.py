@@ -56,8 +56,9 @@ class ImportReport:
     recoded_cells: int = 0
     read: dict[str, Any] = field(default_factory=dict)
 
-    def count_missing(self, key: tuple[str, Any], meaning: str, column: str) -> None:
-        self.to_missing.setdefault((show_key(key), meaning), Counter())[column] += 1
+    def count_missing(self, key: tuple[str, Any], meaning: str, column: str, cell: Any) -> None:
+        shown = show_key(key) if key[0] == "n" else repr(str(cell).strip())  # the export's own spelling
+        self.to_missing.setdefault((shown, meaning), Counter())[column] += 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -201,6 +202,16 @@ def apply_mapping(
         else:
             done = {value_key(v) for v in comp["complete"]}
             out["completed"] = [1 if value_key(_cell(v)) in done else 0 for v in cser]
+            if "incomplete" in comp:
+                # With both lists given, a value in neither is an error instead of a silent "not completed".
+                known = done | {value_key(v) for v in comp["incomplete"]}
+                odd = Counter(value_key(_cell(v)) for v in cser if value_key(_cell(v)) not in known)
+                for key, k in odd.items():
+                    pos = next(i for i, v in enumerate(cser) if value_key(_cell(v)) == key)
+                    shown = "(empty)" if key is None else show_key(key)
+                    problems.append(_problem(pos + 1, ids[pos], "completed", None if key is None else key[1],
+                                             f"from {comp['column']}: {shown} in {k} row(s) is neither in complete {comp['complete']} "
+                                             f"nor in incomplete {comp['incomplete']} of the mapping"))
     dur = mapping.duration
     if dur:
         if "column" in dur:
@@ -258,7 +269,7 @@ def apply_mapping(
                 meaning = qm.missing.get(key, mapping.missing.get(key))
                 if meaning is not None:
                     values.append(None)
-                    report.count_missing(key, meaning, col)
+                    report.count_missing(key, meaning, col, v)
                     continue
                 label = file_labels.get(key[1]) if key[0] == "n" else None
                 if label is not None and looks_missing(label):

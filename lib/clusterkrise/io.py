@@ -223,7 +223,9 @@ def _choose_separator(header: str, cb: Codebook, name: str) -> str:
         sep = next(iter(widths))
         raise SurveyReadError(
             f"{name}: the header line splits only at the {_SEP_NAMES[sep]} but hardly any field is a codebook "
-            f"column ({counts}); is this a respondent file? First line: {header[:120]!r}"
+            f"column ({counts}); is this a respondent file? A survey tool's export (SoSci Survey, LimeSurvey, "
+            "Unipark/EFS) is read through a mapping: clusterkrise mapping-template --tool ... -o mapping.yaml, then "
+            f"clusterkrise import EXPORT --mapping mapping.yaml -o responses.csv (docs/mapping.md). First line: {header[:120]!r}"
         )
     raise SurveyReadError(f"{name}: cannot tell the column separator from the header line ({counts}). First line: {header[:120]!r}")
 

@@ -29,7 +29,7 @@ from .codebook import Codebook, Question, Scale, load_codebook
 
 __all__ = ["MISSING_WORDS", "Mapping", "MappingError", "QuestionMap", "TOOLS", "load_mapping", "looks_missing", "template", "value_key"]
 
-TOOLS = ("sosci", "limesurvey", "unipark")
+TOOLS = ("sosci", "limesurvey", "unipark", "codebook")
 
 # Answer texts that mean "no answer" rather than a point of the scale. A value label that reads like
 # one of these on a code the mapping does not declare is an error, never an answer.
@@ -268,13 +268,18 @@ def _dump(value: Any) -> str:
 _TOOL_META = {
     "sosci": {
         "respondent_id": "CASE",
-        "completed": {"column": "FINISHED", "complete": [1]},
+        "completed": {"column": "FINISHED", "complete": [1], "incomplete": [0]},
         "duration_seconds": {"column": "TIME_SUM"},
     },
     "limesurvey": {
         "respondent_id": "id",
         "completed": {"column": "submitdate", "not_empty": True},
         "duration_seconds": {"column": "interviewtime"},
+    },
+    "codebook": {
+        "respondent_id": "respondent_id",
+        "completed": {"column": "completed", "complete": [1], "incomplete": [0]},
+        "duration_seconds": {"column": "duration_seconds"},
     },
     "unipark": {
         "respondent_id": "lfdn",
@@ -287,6 +292,7 @@ _TOOL_MISSING = {
     "sosci": {-9: "nicht beantwortet", -1: "weiß nicht (Ausweichoption), wo die Skala keine Sonderantwort hat"},
     "limesurvey": {"Keine Antwort": "Option 'keine Antwort'", "N/A": "nicht beantwortet"},
     "unipark": {-77: "nicht gesehen", -99: "keine Angabe / Textfeld leer", -66: "ausgeblendet"},
+    "codebook": {-9: "nicht beantwortet", -99: "keine Angabe", -77: "nicht gesehen"},
 }
 
 _TOOL_IGNORE = {
@@ -296,6 +302,7 @@ _TOOL_IGNORE = {
                    "*Time", "groupTime*"],
     "unipark": ["tester", "lastpage", "quality", "datetime", "date_of_last_access", "date_of_first_mail",
                 "external_lfdn", "browser", "referer", "device_type", "c_*", "p_*"],
+    "codebook": [],
 }
 
 _TOOL_HEAD = {
@@ -314,6 +321,10 @@ _TOOL_HEAD = {
 # the numbers of your project), lfdn = respondent, dispcode 31/32 = completed (after a break),
 # duration in seconds. Scale points 1..n, residual (special) answer 99, 0 = seen but not answered,
 # -77 = not seen, -99 = not answered (text fields), -66 = hidden. Checkboxes: 1 chosen, 0 not chosen.""",
+    "codebook": """\
+# A file that already has the codebook's column names and codes but keeps a tool's "no answer"
+# codes (-9, -99, -77): they become empty cells. Add codes such as -1 only where they are not an
+# answer: on a -2..+2 scale -1 is a scale point.""",
 }
 
 
@@ -347,6 +358,8 @@ def _question_spec(tool: str, q: Question, counter: list[int]) -> tuple[Any, dic
             for v in values + special:
                 label = _label(sc, v)
                 codes[label if label else str(v)] = v
+    elif tool == "codebook":
+        columns = cols[0] if single else "{q}_{item}"
     else:  # unipark
         if single:
             columns = f"v_{counter[1]}"

@@ -83,7 +83,7 @@ class DataValidationError(ValueError):
                 f"... and {rest} more problems; `clusterkrise validate PATH` prints all of them and "
                 "`--report problems.csv` writes them to a table"
             ]
-        return "\n".join([head] + ["  " + line for line in lines])
+        return "\n".join([head] + ["  " + line for line in lines] + _hints(self.problems))
 
     def write_report(self, path: str | Path) -> Path:
         """Every problem as one CSV row: row, respondent_id, column, value, rule (UTF-8)."""
@@ -103,6 +103,37 @@ def write_problem_report(problems: Iterable[dict[str, Any]], path: str | Path) -
             value = "" if _missing(p["value"]) else p["value"]
             writer.writerow(["" if p["row"] is None else p["row"], "" if p["respondent_id"] is None else p["respondent_id"], p["column"] or "", value, p["check"]])
     return out
+
+
+# Codes survey tools write for "no answer" (SoSci Survey -9, Unipark/EFS -77/-99/-66).
+_TOOL_MISSING_CODES = {-9: "SoSci Survey's 'nicht beantwortet'", -77: "EFS's 'nicht gesehen'", -99: "EFS's 'keine Angabe'", -66: "EFS's 'ausgeblendet'"}
+
+
+def _hints(problems: Sequence[dict[str, Any]]) -> list[str]:
+    """What a pattern of problems most likely means, with the way out."""
+    hints = []
+    values = [p["value"] for p in problems if p["row"] is not None]
+    for code, meaning in _TOOL_MISSING_CODES.items():
+        n = sum(isinstance(v, (int, float)) and not isinstance(v, bool) and v == code for v in values)
+        if n:
+            hints.append(
+                f"hint: {code} occurs in {n} problem cells; it is {meaning} code for an unanswered question. Declare it "
+                "missing in a mapping file and import the export: clusterkrise mapping-template --tool ... -o mapping.yaml; "
+                "clusterkrise import EXPORT --mapping mapping.yaml -o responses.csv (docs/mapping.md)"
+            )
+    texts = sum(isinstance(v, str) and str(p["check"]).startswith("is not a number") for p, v in zip([p for p in problems if p["row"] is not None], values))
+    if texts >= 10:
+        hints.append(
+            f"hint: {texts} cells hold text where the codebook expects codes; if they are answer texts (an export with "
+            "full answers, e.g. LimeSurvey), export the answer codes or import through a mapping (docs/mapping.md)"
+        )
+    unknown = sum(str(p["check"]).startswith("is unknown (not a codebook column)") for p in problems)
+    if unknown >= 10:
+        hints.append(
+            f"hint: {unknown} columns are not codebook columns; a survey tool's export is read through a mapping file: "
+            "clusterkrise mapping-template --tool sosci|limesurvey|unipark, then clusterkrise import (docs/mapping.md)"
+        )
+    return hints
 
 
 def _sorted_problems(problems: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
