@@ -311,6 +311,8 @@ def test_load_survey_with_a_mapping_reads_an_export(shipped, tmp_path):
     df = load_survey(path, mapping=write_template("limesurvey", tmp_path))
     pd.testing.assert_frame_equal(df, shipped, check_exact=True)
     assert df.attrs["import"]["unmapped"] == []
+    status, out, err = run_cli("validate", path, "--mapping", write_template("limesurvey", tmp_path))
+    assert status == 0 and f"{len(shipped)} rows" in out, err
     assert f"mapped: {len(CB.answer_columns)} answer columns" in format_report(import_export(path, write_template("limesurvey", tmp_path))[1])
 
 
