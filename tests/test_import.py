@@ -337,3 +337,14 @@ def test_codebook_names_with_minus_9_left_in(shipped, tmp_path):
     frame.to_csv(path, index=False)
     with pytest.raises(DataValidationError, match=r"row 4 \(respondent_id 4\), column completed: value 7 from completed: 7 in 1 row\(s\) is neither"):
         import_export(path, write_template("codebook", tmp_path))
+
+
+def test_export_column_the_mapping_names_but_the_export_lacks(shipped, tmp_path):
+    export, _ = sosci_export(shipped)
+    path = tmp_path / "sosci.csv"
+    export.drop(columns=["A101_03"]).assign(EXTRA=1).to_csv(path, index=False, sep="\t")
+    with pytest.raises(DataValidationError) as caught:
+        import_export(path, write_template("sosci", tmp_path))
+    lines = str(caught.value).splitlines()
+    assert lines[0].endswith("1 problem (rows counted from 1 below the header)")
+    assert lines[1].strip() == "column A1_03: needs the export column A101_03, which the export does not have"

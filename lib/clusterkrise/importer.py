@@ -250,6 +250,7 @@ def apply_mapping(
                     report.absent_optional.append(col)
                 else:
                     problems.append(_problem(None, None, col, None, f"needs the export column {exp}, which the export does not have"))
+                    out[col] = [None] * n  # present but empty, so that the schema does not report it a second time
                 continue
             used.add(exp.casefold())
             report.mapped[col] = by_fold[exp.casefold()]
