@@ -18,7 +18,7 @@ from clusterkrise import build as b
 from clusterkrise.cli import build_parser, cmd_preview, main, watch_digest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "build"
-SUBCOMMANDS = ("build", "execute", "render", "check", "validate", "preview")
+SUBCOMMANDS = ("build", "execute", "render", "check", "validate", "import", "mapping-template", "preview")
 
 
 def run_cli(*argv, **inject):
@@ -122,54 +122,55 @@ def facts_table(match_second: bool) -> pd.DataFrame:
     )
 
 
-def test_check_prints_the_table_and_passes_when_all_match():
-    status, out, _ = run_cli("check", check_facts=lambda data=None: facts_table(True))
-    assert status == 0
-    assert "place" in out and "Kap. 2" in out and "2 of 2" in out
-
-
-def test_check_explains_the_reading_where_the_study_contradicts_itself():
-    table = facts_table(True).assign(expected=[160, 99], conflict=["", "Tab. X sagt 99, der Text 100."])
-    status, out, _ = run_cli("check", check_facts=lambda data=None: table)
-    assert status == 0
-    assert "1 places where the study contradicts itself" in out and "n_completed (Kap. 2): Tab. X sagt 99" in out
-
-
-def test_check_on_the_shipped_data_lists_the_conflicts_of_the_registry():
-    from clusterkrise.facts import conflicts
-
-    status, out, _ = run_cli("check")
-    assert status == 0
-    for fact in conflicts():
-        assert f"- {fact.id} (" in out
-
-
-def test_check_fails_on_a_mismatch():
-    status, out, err = run_cli("check", check_facts=lambda data=None: facts_table(False))
-    assert status == 1 and "99" in out and "1 mismatch" in err
-
-
-def test_check_passes_loaded_data_when_asked(tmp_path):
-    seen = []
-    path = tmp_path / "x.csv"
-    path.write_text("a\n1\n")
-
-    def check(data=None):
-        seen.append(data)
-        return facts_table(True)
-
-    status, _, _ = run_cli("check", "--data", str(path), check_facts=check, loader=pd.read_csv)
-    assert status == 0 and isinstance(seen[0], pd.DataFrame)
-
-
-# --- build parameters via the command line -------------------------------------------------------------------------
-
-
 @pytest.fixture
 def fixture_project(tmp_path):
     root = tmp_path / "project"
     shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns("broken", "__pycache__"))
     return root
+
+
+@pytest.mark.slow
+def test_check_prints_the_table_and_passes_when_all_match(fixture_project):
+    seen = []
+
+    def check(raw):
+        seen.append(raw)
+        return facts_table(True)
+
+    status, out, _ = run_cli("-C", str(fixture_project), "check", check_facts=check, loader=lambda p: None)
+    assert status == 0
+    assert "place" in out and "Kap. 2" in out and "2 of 2" in out
+    assert isinstance(seen[0], dict)  # the raw values of the notebooks the check just executed
+
+
+@pytest.mark.slow
+def test_check_explains_the_reading_where_the_study_contradicts_itself(fixture_project):
+    table = facts_table(True).assign(expected=[160, 99], conflict=["", "Tab. X sagt 99, der Text 100."])
+    status, out, _ = run_cli("-C", str(fixture_project), "check", check_facts=lambda raw: table, loader=lambda p: None)
+    assert status == 0
+    assert "1 places where the study contradicts itself" in out and "n_completed (Kap. 2): Tab. X sagt 99" in out
+
+
+@pytest.mark.slow
+def test_check_on_the_shipped_data_lists_the_conflicts_of_the_registry(executed_project):
+    from clusterkrise.registry import conflicts
+
+    status, out, _ = run_cli("-C", str(executed_project.root), "check")
+    assert status == 0
+    assert "254 of 254" in out or " of " in out
+    for fact in conflicts():
+        assert f"- {fact.id} (" in out
+
+
+@pytest.mark.slow
+def test_check_fails_on_a_mismatch(fixture_project):
+    status, out, err = run_cli("-C", str(fixture_project), "check", check_facts=lambda raw: facts_table(False), loader=lambda p: None)
+    assert status == 1 and "99" in out and "1 mismatch" in err
+
+
+# --- build parameters via the command line -------------------------------------------------------------------------
+
+
 
 
 def test_unknown_param_is_an_error_before_anything_runs(fixture_project):

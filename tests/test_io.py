@@ -252,7 +252,7 @@ def test_dot_in_a_german_decimal_comma_file_is_not_read_as_a_number(frame, tmp_p
 def test_undecodable_bytes_raise(tmp_path):
     path = tmp_path / "broken.csv"
     path.write_bytes(b"respondent_id,completed\n1,\x81\x8d\n")
-    with pytest.raises(SurveyReadError, match="not UTF-8 .* and not Windows-1252"):
+    with pytest.raises(SurveyReadError, match="not UTF-8 .*not Windows-1252 .*not UTF-16/32; save it again as UTF-8"):
         load_survey(path)
 
 
@@ -289,3 +289,119 @@ def test_repeated_header_name_raises(tmp_path):
     path.write_text("respondent_id,completed,A1_01,A1_01\n1,1,2,2\n", encoding="utf-8")
     with pytest.raises(SurveyReadError, match="more than once in the header: A1_01"):
         load_survey(path)
+
+
+# ------------------------------------------------------------------ cut-off, empty and wide files
+def run_validate(path, *extra):
+    import io as _io
+
+    from clusterkrise.cli import main
+
+    out, err = _io.StringIO(), _io.StringIO()
+    status = main(["validate", str(path), *map(str, extra)], out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_csv_cut_off_in_the_middle_of_the_last_row_is_an_error(frame, tmp_path):
+    path = tmp_path / "cut.csv"
+    text = HEADER_COMMENT + frame.to_csv(index=False)
+    last_row_start = text.rstrip("\n").rfind("\n") + 1
+    path.write_text(text[: last_row_start + 40], encoding="utf-8")  # a few fields of the last row survive
+    lines = path.read_text(encoding="utf-8").splitlines()
+    with pytest.raises(SurveyReadError, match=rf"the last row \(line {len(lines)}\) has \d+ of {frame.shape[1]} fields: the file looks cut off"):
+        load_survey(path)
+    status, out, err = run_validate(path)
+    assert status == 1 and out == "" and "looks cut off" in err and "Traceback" not in err
+
+
+def test_short_row_in_the_middle_is_named_by_line(frame, tmp_path):
+    path = tmp_path / "short.csv"
+    closed = frame.drop(columns=optional_columns(CB)).head(5)  # no line breaks inside fields
+    lines = closed.to_csv(index=False).splitlines()
+    lines[2] = ",".join(lines[2].split(",")[:10])
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(SurveyReadError, match=rf"1 row\(s\) have fewer fields than the header: line 3 \(10 of {closed.shape[1]}\)"):
+        load_survey(path)
+
+
+def test_header_without_respondents_is_an_error(frame, tmp_path):
+    path = tmp_path / "header_only.csv"
+    path.write_text(HEADER_COMMENT + ",".join(frame.columns) + "\n", encoding="utf-8")
+    with pytest.raises(SurveyReadError, match="the header line is there but no respondent rows follow"):
+        load_survey(path)
+    status, out, err = run_validate(path)
+    assert status == 1 and out == "" and "no respondent rows" in err
+    xlsx = tmp_path / "header_only.xlsx"
+    frame.head(0).to_excel(xlsx, index=False)
+    with pytest.raises(SurveyReadError, match=r"header_only.xlsx \(worksheet 'Sheet1'\): the header line is there but no respondent rows"):
+        load_survey(xlsx)
+
+
+def test_excel_with_a_cover_sheet_names_the_data_sheet(frame, tmp_path):
+    path = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        pd.DataFrame({"Befragung": ["Clustermanagements 2020", "Export vom 02.10.2020"]}).to_excel(xw, sheet_name="Deckblatt", index=False)
+        frame.to_excel(xw, sheet_name="Daten", index=False)
+    with pytest.raises(SurveyReadError, match=rf"worksheet 'Deckblatt', row 1 holds only 0 .* worksheet 'Daten', row 1 holds {frame.shape[1]}: choose it with --sheet Daten"):
+        load_survey(path)
+    status, out, err = run_validate(path)
+    assert status == 1 and out == "" and "--sheet Daten" in err and "is missing" not in err
+    assert_same(load_survey(path, sheet="Daten"), frame)
+    status, out, _ = run_validate(path, "--sheet", "Daten")
+    assert status == 0 and f"{len(frame)} rows" in out
+    status, out, _ = run_validate(path, "--sheet", "1")  # a position works as well
+    assert status == 0
+
+
+def test_excel_with_a_two_row_header_names_the_header_row(frame, tmp_path):
+    path = tmp_path / "two_rows.xlsx"
+    texts = pd.DataFrame([[CB.item(c).label if c in CB.answer_columns else c for c in frame.columns]], columns=frame.columns)
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        texts.to_excel(xw, sheet_name="Daten", index=False, header=False)
+        frame.to_excel(xw, sheet_name="Daten", index=False, startrow=1)
+    with pytest.raises(SurveyReadError, match=r"row 1 holds only \d+ .* row 2 holds \d+: choose it with --header-row 2"):
+        load_survey(path)
+    assert_same(load_survey(path, header_row=2), frame)
+    status, _, _ = run_validate(path, "--header-row", "2")
+    assert status == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_without_a_byte_order_mark_are_recognised(frame, tmp_path, encoding):
+    path = tmp_path / "wide.csv"
+    path.write_bytes((HEADER_COMMENT + frame.to_csv(index=False, sep=";", decimal=",")).encode(encoding))
+    read = load_survey(path)
+    assert_same(read, frame)
+    assert read.attrs["source"]["encoding"] == encoding
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_and_utf32_with_a_byte_order_mark(frame, tmp_path, encoding):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(frame.to_csv(index=False).encode(encoding))  # Python writes the mark
+    assert_same(load_survey(path), frame)
+    assert load_survey(path).attrs["source"]["encoding"] == encoding
+
+
+def test_nul_bytes_that_decode_as_no_wide_encoding_name_the_encodings(tmp_path):
+    path = tmp_path / "nul.csv"
+    path.write_bytes(b"respondent_id,completed\n1,\x00\xd8\x00\n")
+    with pytest.raises(SurveyReadError, match="UTF-16 or UTF-32 .* save it again as UTF-8"):
+        load_survey(path)
+
+
+def test_validate_report_lists_every_problem_and_prints_them_all(frame, tmp_path):
+    bad = frame.copy()
+    bad["A1_01"] = -7  # outside -2..2 in every row: more problems than the message cap
+    big = pd.concat([bad] * 10, ignore_index=True).assign(respondent_id=lambda d: range(1, len(d) + 1))
+    path = tmp_path / "bad.csv"
+    big.to_csv(path, index=False)
+    report = tmp_path / "problems.csv"
+    status, out, err = run_validate(path, "--report", report)
+    assert status == 1 and out == ""
+    table = pd.read_csv(report)
+    assert len(table) == len(big) > 200
+    assert list(table.columns) == ["row", "respondent_id", "column", "value", "rule"]
+    assert (table["column"] == "A1_01").all() and list(table["row"]) == list(range(1, len(big) + 1))
+    assert sum("column A1_01: value -7 outside -2..2" in line for line in err.splitlines()) == len(big)
+    assert "more problems" not in err

@@ -237,7 +237,7 @@ def test_several_problems_are_all_listed_in_row_order(frame):
     assert [ln.split(",")[0].strip() for ln in lines[2:]] == ["row 3 (respondent_id 3)", "row 3 (respondent_id 3)", "row 13 (respondent_id 13)"]
 
 
-def test_long_message_is_capped_with_a_count_of_the_rest():
+def test_long_message_is_capped_with_a_count_of_the_rest(tmp_path):
     big = example_frame(60, seed=1)
     cols = [c for c in CB.columns if column_dtypes(CB)[c] == "Int64" and c not in ("respondent_id", "completed")][:5]
     for c in cols:
@@ -246,7 +246,14 @@ def test_long_message_is_capped_with_a_count_of_the_rest():
     assert len(err.problems) == 5 * len(big)
     lines = str(err).splitlines()
     assert len(lines) == 1 + MAX_MESSAGE_LINES + 1
-    assert lines[-1].strip() == f"... and {len(err.problems) - MAX_MESSAGE_LINES} more problems (all of them are in .problems)"
+    assert lines[-1].strip().startswith(f"... and {len(err.problems) - MAX_MESSAGE_LINES} more problems;")
+    assert "--report problems.csv" in lines[-1]
+    # Uncapped for the command line, and every problem in the report table.
+    assert len(err.render(None).splitlines()) == 1 + len(err.problems)
+    report = pd.read_csv(err.write_report(tmp_path / "problems.csv"))
+    assert list(report.columns) == ["row", "respondent_id", "column", "value", "rule"]
+    assert len(report) == len(err.problems)
+    assert set(report["column"]) == set(cols) and (report["value"] == -7).all()
 
 
 def test_index_labels_do_not_change_row_numbers(frame):

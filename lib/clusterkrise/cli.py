@@ -5,6 +5,8 @@ execute   execute notebooks only (all, or the ones named)
 render    render only, from the last executed results
 check     compare every published figure of the study with the value the notebooks compute
 validate  check a survey data file against the codebook
+import    turn a survey tool's export into the codebook's format through a mapping file
+mapping-template  write a mapping template for SoSci Survey, LimeSurvey or Unipark/EFS
 preview   serve _book/ locally and rebuild when sources change
 diff      compare two builds: changed printed values and flipped significances
 """
@@ -71,6 +73,21 @@ def _copy_for_quarto(args: argparse.Namespace, layout: "b.Layout") -> None:
         shutil.copyfile(layout.variables_file, layout.quarto_variables_file)
 
 
+def _header_row(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--header-row needs a line number from 1, got {text!r}")
+    return value
+
+
+def _add_reading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sheet", default=None, metavar="NAME", help="worksheet of an Excel file (name or 0-based number; default the first)")
+    parser.add_argument("--header-row", type=_header_row, default=None, metavar="N", help="line of the Excel sheet with the column names (default 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clusterkrise", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -106,6 +123,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate a survey data file (CSV, XLSX, SAV)")
     p.add_argument("path", type=Path, metavar="PATH")
+    _add_reading_options(p)
+    p.add_argument("--mapping", type=Path, default=None, metavar="FILE", help="read PATH as a tool export through this mapping")
+    p.add_argument("--report", type=Path, default=None, metavar="CSV", help="write every problem (row, respondent, column, value, rule) to this table")
+
+    p = sub.add_parser("import", help="turn a survey tool's export into the codebook's format (docs/mapping.md)")
+    p.add_argument("export", type=Path, metavar="EXPORT", help="the tool's export (.csv, .xlsx, .sav)")
+    p.add_argument("--mapping", type=Path, required=True, metavar="FILE", help="mapping file (clusterkrise mapping-template)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="respondent file to write (.csv)")
+    _add_reading_options(p)
+    p.add_argument("--report", type=Path, default=None, metavar="CSV", help="write every problem to this table")
+    p.add_argument("--columns", action="store_true", help="also list every mapped column")
+
+    p = sub.add_parser("mapping-template", help="write a mapping template generated from the codebook")
+    p.add_argument("--tool", required=True, choices=("sosci", "limesurvey", "unipark", "codebook"),
+                   help="the survey tool; 'codebook' for a file in the codebook's names that keeps -9/-99/-77")
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="file to write (default: print)")
 
     p = sub.add_parser("preview", help="serve _book/ on 127.0.0.1 and rebuild on changes (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8000)
@@ -130,17 +163,76 @@ def _check_facts_default() -> Callable[..., Any]:
     return check_values
 
 
-def cmd_validate(path: Path, loader: Callable[[Path], Any], out: TextIO, err: TextIO) -> int:
+def _report_problems(command: str, path: Path, error: Exception, report: Path | None, err: TextIO) -> None:
+    from .validation import DataValidationError
+
+    if isinstance(error, DataValidationError):
+        # Every problem, not the capped message: a command-line user cannot reach ``.problems``.
+        print(f"{command} failed: {error.render(None)}", file=err)
+        if report is not None:
+            print(f"every problem is listed in {error.write_report(report)}", file=err)
+    else:
+        print(f"{command} failed: {path}: {type(error).__name__}: {error}", file=err)
+        if report is not None:
+            from .validation import write_problem_report
+
+            write_problem_report([{"row": None, "respondent_id": None, "column": None, "value": None, "check": str(error)}], report)
+
+
+def cmd_validate(
+    path: Path, loader: Callable[..., Any], out: TextIO, err: TextIO, *, report: Path | None = None, **options: Any
+) -> int:
     if not path.exists():
         print(f"validate failed: {path}: no such file", file=err)
         return EXIT_FAILED
+    options = {k: v for k, v in options.items() if v is not None}
     try:
-        frame = loader(path)
+        frame = loader(path, **options)
     except Exception as error:  # DataValidationError lists every bad row/column; other errors name the file
-        print(f"validate failed: {path}: {type(error).__name__}: {error}", file=err)
+        _report_problems("validate", path, error, report, err)
         return EXIT_FAILED
+    if report is not None:
+        from .validation import write_problem_report
+
+        write_problem_report([], report)  # an empty table says "checked, nothing found"
     rows, columns = getattr(frame, "shape", (len(frame), 0))
     print(f"OK {path}: {rows} rows, {columns} columns", file=out)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .importer import format_report, import_export, write_codebook_csv
+    from .mapping import MappingError
+
+    if not args.export.exists():
+        print(f"import failed: {args.export}: no such file", file=err)
+        return EXIT_FAILED
+    try:
+        frame, report = import_export(args.export, args.mapping, sheet=args.sheet, header_row=args.header_row)
+    except MappingError as error:
+        print(f"import failed: mapping {args.mapping}: {error}", file=err)
+        return EXIT_FAILED
+    except Exception as error:
+        _report_problems("import", args.export, error, args.report, err)
+        return EXIT_FAILED
+    print(format_report(report, columns=args.columns), file=out)
+    written = write_codebook_csv(
+        frame, args.output, comment=f"imported from {args.export.name} through {args.mapping.name} by `clusterkrise import`"
+    )
+    completed = int((frame["completed"] == 1).sum())
+    print(f"OK {written}: {len(frame)} rows ({completed} completed), {frame.shape[1]} columns in the codebook's format", file=out)
+    return EXIT_OK
+
+
+def cmd_mapping_template(tool: str, output: Path | None, out: TextIO) -> int:
+    from .mapping import template
+
+    text = template(tool)
+    if output is None:
+        out.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}: edit the export column names and codes to match your survey, then `clusterkrise import`", file=out)
     return EXIT_OK
 
 
@@ -288,7 +380,14 @@ def main(
     validate: Any = loader if loader is not None else True
     try:
         if args.command == "validate":
-            return cmd_validate(args.path, loader or _load_survey_default(), out, err)
+            return cmd_validate(
+                args.path, loader or _load_survey_default(), out, err, report=args.report,
+                sheet=args.sheet, header_row=args.header_row, mapping=args.mapping,
+            )
+        if args.command == "import":
+            return cmd_import(args, out, err)
+        if args.command == "mapping-template":
+            return cmd_mapping_template(args.tool, args.output, out)
         if args.command == "check":
             params = _params(args.param)
             if args.data is not None:

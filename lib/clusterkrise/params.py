@@ -33,6 +33,8 @@ class ParameterError(ValueError):
 @dataclass(frozen=True)
 class Params:
     data_path: str = "data/survey/responses.csv"
+    # A survey tool's export needs a mapping file (docs/mapping.md); None for a file in the codebook's format.
+    mapping: str | None = None
     alpha: float = 0.10
     office_size_max_small: float = 5
     affectedness_low_max: float = 30
@@ -86,6 +88,8 @@ class Params:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low_limit:
                 problems.append(f"{name} muss eine ganze Zahl ab {low_limit} sein, nicht {v!r}")
+        if self.mapping is not None and (not isinstance(self.mapping, (str, Path)) or not str(self.mapping).strip()):
+            problems.append(f"mapping muss ein Pfad (Text) oder None sein, nicht {self.mapping!r} ({type(self.mapping).__name__})")
         for name in ("data_path", "output_dir"):
             v = getattr(self, name)
             if not isinstance(v, (str, Path)) or not str(v).strip():
@@ -104,6 +108,10 @@ class Params:
     @property
     def data_file(self) -> Path:
         return resolve_path(self.data_path)
+
+    @property
+    def mapping_file(self) -> Path | None:
+        return None if self.mapping is None else resolve_path(self.mapping)
 
     @property
     def output_folder(self) -> Path:

@@ -38,7 +38,10 @@ class Survey:
         if not exists:
             raise ParameterError(f"Datendatei nicht gefunden: {path} (Parameter data_path={params.data_path!r})")
         cb = codebook or load_codebook()
-        started = load_survey(path, codebook=cb)
+        mapping = params.mapping_file
+        if mapping is not None and not mapping.is_file():
+            raise ParameterError(f"Mapping-Datei nicht gefunden: {mapping} (Parameter mapping={params.mapping!r})")
+        started = load_survey(path, codebook=cb, mapping=mapping)
         survey = cls(started=started, data=apply_cleaning(started, cb), codebook=cb, params=params)
         survey.require_groups()
         return survey

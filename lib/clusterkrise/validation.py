@@ -17,6 +17,7 @@ import math
 import re
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ __all__ = [
     "main",
     "optional_columns",
     "validate_survey",
+    "write_problem_report",
 ]
 
 # A questionnaire session open for a whole day is not an interview but an abandoned browser tab.
@@ -68,13 +70,70 @@ class DataValidationError(ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
+        return self.render(self.max_lines)
+
+    def render(self, max_lines: int | None = None) -> str:
+        """The message with at most ``max_lines`` problem lines (None: every problem)."""
         n = len(self.problems)
         head = f"{self.source}: {n} problem{'s' if n != 1 else ''} (rows counted from 1 below the header)"
         lines = [format_problem(p) for p in _sorted_problems(self.problems)]
-        if len(lines) > self.max_lines:
-            rest = len(lines) - self.max_lines
-            lines = lines[: self.max_lines] + [f"... and {rest} more problems (all of them are in .problems)"]
-        return "\n".join([head] + ["  " + line for line in lines])
+        if max_lines is not None and len(lines) > max_lines:
+            rest = len(lines) - max_lines
+            lines = lines[:max_lines] + [
+                f"... and {rest} more problems; `clusterkrise validate PATH` prints all of them and "
+                "`--report problems.csv` writes them to a table"
+            ]
+        return "\n".join([head] + ["  " + line for line in lines] + _hints(self.problems))
+
+    def write_report(self, path: str | Path) -> Path:
+        """Every problem as one CSV row: row, respondent_id, column, value, rule (UTF-8)."""
+        return write_problem_report(self.problems, path)
+
+
+def write_problem_report(problems: Iterable[dict[str, Any]], path: str | Path) -> Path:
+    """Write problems to a CSV table (row, respondent_id, column, value, rule) and return its path."""
+    import csv
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["row", "respondent_id", "column", "value", "rule"])
+        for p in _sorted_problems(problems):
+            value = "" if _missing(p["value"]) else p["value"]
+            writer.writerow(["" if p["row"] is None else p["row"], "" if p["respondent_id"] is None else p["respondent_id"], p["column"] or "", value, p["check"]])
+    return out
+
+
+# Codes survey tools write for "no answer" (SoSci Survey -9, Unipark/EFS -77/-99/-66).
+_TOOL_MISSING_CODES = {-9: "SoSci Survey's 'nicht beantwortet'", -77: "EFS's 'nicht gesehen'", -99: "EFS's 'keine Angabe'", -66: "EFS's 'ausgeblendet'"}
+
+
+def _hints(problems: Sequence[dict[str, Any]]) -> list[str]:
+    """What a pattern of problems most likely means, with the way out."""
+    hints = []
+    values = [p["value"] for p in problems if p["row"] is not None]
+    for code, meaning in _TOOL_MISSING_CODES.items():
+        n = sum(isinstance(v, (int, float)) and not isinstance(v, bool) and v == code for v in values)
+        if n:
+            hints.append(
+                f"hint: {code} occurs in {n} problem cells; it is {meaning} code for an unanswered question. Declare it "
+                "missing in a mapping file and import the export: clusterkrise mapping-template --tool ... -o mapping.yaml; "
+                "clusterkrise import EXPORT --mapping mapping.yaml -o responses.csv (docs/mapping.md)"
+            )
+    texts = sum(isinstance(v, str) and str(p["check"]).startswith("is not a number") for p, v in zip([p for p in problems if p["row"] is not None], values))
+    if texts >= 10:
+        hints.append(
+            f"hint: {texts} cells hold text where the codebook expects codes; if they are answer texts (an export with "
+            "full answers, e.g. LimeSurvey), export the answer codes or import through a mapping (docs/mapping.md)"
+        )
+    unknown = sum(str(p["check"]).startswith("is unknown (not a codebook column)") for p in problems)
+    if unknown >= 10:
+        hints.append(
+            f"hint: {unknown} columns are not codebook columns; a survey tool's export is read through a mapping file: "
+            "clusterkrise mapping-template --tool sosci|limesurvey|unipark, then clusterkrise import (docs/mapping.md)"
+        )
+    return hints
 
 
 def _sorted_problems(problems: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -469,7 +528,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         df = load_survey(args.path, sheet=args.sheet, clean=args.clean)
-    except (DataValidationError, SurveyReadError, FileNotFoundError) as err:
+    except DataValidationError as err:
+        print(err.render(None), file=sys.stderr)  # every problem: a command-line user cannot reach .problems
+        return 1
+    except (SurveyReadError, FileNotFoundError) as err:
         print(err, file=sys.stderr)
         return 1
     completed = int((df["completed"] == 1).sum())
