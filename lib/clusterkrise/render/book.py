@@ -160,6 +160,12 @@ def run_pandoc(args: list[str], *, step: str, file: str, stdin: str | None = Non
     unknown = re.findall(r"Citeproc: citation (\S+) not found", proc.stderr)
     if unknown:
         raise RenderError(step, file, "unknown citation keys: " + ", ".join(sorted(set(unknown))))
+    # The book filter only warns about an unknown cross-reference (under Quarto a chapter cannot see
+    # the others); the embedded renderer sees the whole book, so a "?@fig-x" in it is an error.
+    warnings = re.findall(r"book\.lua: warning: (.+)", proc.stderr)
+    if warnings:
+        where = re.search(r"\(in ([^()]+\.qmd)\)", warnings[0])
+        raise RenderError(step, where.group(1) if where else file, "; ".join(dict.fromkeys(warnings)))
     return proc.stdout
 
 
