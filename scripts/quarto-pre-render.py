@@ -8,6 +8,7 @@ makes this a no-op of about a second.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -25,4 +26,8 @@ except ImportError as error:  # the venv is not active: say so instead of a trac
     sys.exit(1)
 
 if __name__ == "__main__":
+    from clusterkrise.render.book import PRERENDER_DONE_ENV
+
+    if os.environ.get(PRERENDER_DONE_ENV):  # `clusterkrise build --engine quarto` executed already
+        sys.exit(0)
     sys.exit(main(["-C", str(ROOT), "execute", "--for-quarto"]))
