@@ -99,7 +99,8 @@ def _pdf_captions(pdf: Path) -> dict[str, str]:
     text = "\n".join(page.extract_text() for page in pypdf.PdfReader(pdf).pages)
     text = re.sub("\u00ad\\s*\n", "", text).replace("\u00ad", "-").replace("\u00a0", " ")
     captions: dict[str, str] = {}
-    for kind, number, rest in re.findall(r"^(Abb|Tab)\. ?(\d+): +(\S+(?: \S+){0,2})", text, re.M):
+    # the first three words (not the dot leaders and page number of a list of figures)
+    for kind, number, rest in re.findall(r"^(Abb|Tab)\. ?(\d+): +([^\s.]\S*(?: [^\s.]\S*){0,2})", text, re.M):
         captions.setdefault(f"{kind}. {number}", rest)  # the embedded PDF also lists them up front
     return captions
 
