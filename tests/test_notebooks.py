@@ -379,6 +379,11 @@ def test_displays_come_from_labelled_cells(runs, path):
         if kind in DISPLAYS:
             if not shown & DISPLAYS[kind]:
                 problems.append(f"{label}: no {' or '.join(sorted(DISPLAYS[kind]))} output")
+            # Quarto's embed shows every output of the cell (the embedded renderer only the first), so a
+            # stray return value (a DataFrame as execute_result) would appear in Quarto's book only
+            displays = [out for out in cell.get("outputs", []) if out.get("output_type") in {"display_data", "execute_result"}]
+            if len(displays) != 1:
+                problems.append(f"{label}: {len(displays)} displayed outputs (needs exactly one; end the line with ';')")
         elif shown & (DISPLAYS["fig"] | DISPLAYS["tbl"]):
             problems.append(f"unlabelled cell shows {sorted(shown)}: {cell.source[:80]!r}")
     assert not problems, f"{path.name}:\n  " + "\n  ".join(problems)

@@ -16,6 +16,7 @@ WRONG = {
     "institutional_threshold": None,
     "affectedness_low_max": [30],
     "affectedness_high_min": "80",
+    "mapping": 7,
 }
 
 

@@ -294,7 +294,7 @@ def test_every_reading_list_is_placed_exactly_once_and_its_keys_exist():
 
     lists = project_yaml("reading_lists.yaml")
     assert sorted(markers("reading-list")) == sorted(lists)
-    bib = (clusterkrise.PROJECT_ROOT / "data" / "references.bib").read_text(encoding="utf-8")
+    bib = (clusterkrise.PROJECT_ROOT / "references.bib").read_text(encoding="utf-8")
     keys = set(re.findall(r"^@\w+\{([^,]+),", bib, re.M))
     listed = {key for topics in lists.values() for topic in topics for key in topic["keys"]}
     assert listed - keys == set()

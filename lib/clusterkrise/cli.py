@@ -88,6 +88,30 @@ def _add_reading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--header-row", type=_header_row, default=None, metavar="N", help="line of the Excel sheet with the column names (default 1)")
 
 
+def _add_engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine", choices=("auto", "quarto", "embedded"), default="auto",
+        help="renderer: quarto (`quarto render`), embedded (pandoc + typst from the Python wheels); "
+        "auto (default) takes quarto when it is on PATH",
+    )
+
+
+def _engine_render(args: argparse.Namespace, render: "b.RenderFn | None", out: TextIO) -> "b.RenderFn | None":
+    """The render function for the chosen engine; says which engine renders. An injected renderer wins."""
+    if render is not None or not hasattr(args, "engine"):
+        return render
+    from .render import book as rb
+
+    engine = args.engine
+    if engine == "auto":
+        engine = "quarto" if rb.quarto_path() else "embedded"
+    elif engine == "quarto" and not rb.quarto_path():
+        raise b.BuildError("render", "--engine quarto: the quarto command is not on PATH (install Quarto, or use --engine embedded)")
+    where = f" ({rb.quarto_path()})" if engine == "quarto" else " (pandoc + typst from the Python wheels)"
+    print(f"render engine: {engine}{where}", file=out, flush=True)
+    return functools.partial(rb.render_book, engine=engine)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clusterkrise", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -102,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="execute changed notebooks and render the book into _book/")
     _add_execution_options(p)
     p.add_argument("--formats", type=_formats, default=b.DEFAULT_FORMATS, metavar="html,pdf")
+    _add_engine_option(p)
     p.add_argument("--compare", action="store_true",
                    help="after the build, run the notebooks with the default parameters and list what differs")
 
@@ -116,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render the book from the last executed results")
     p.add_argument("--formats", type=_formats, default=b.DEFAULT_FORMATS, metavar="html,pdf")
+    _add_engine_option(p)
 
     p = sub.add_parser("check", help="the study's published figures vs. the values the notebooks compute; exit 1 on a mismatch")
     p.add_argument("--data", type=Path, default=None, metavar="PATH", help="survey file (default: the shipped data)")
@@ -144,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--formats", type=_formats, default=("html",), metavar="html,pdf")
     _add_execution_options(p)
+    _add_engine_option(p)
     return parser
 
 
@@ -398,6 +425,8 @@ def main(
                 warm_kernels=False if args.fresh_kernels else None,
             )
             return cmd_check(layout, check_facts or _check_facts_default(), out, err)
+        if args.command in ("build", "render", "preview"):
+            render = _engine_render(args, render, out)
         if args.command == "build":
             report = b.build(
                 root, params=_params(args.param), jobs=args.jobs, formats=args.formats,

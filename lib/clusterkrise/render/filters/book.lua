@@ -1,6 +1,11 @@
 --[[
 Book filter of the re-created study, used by `clusterkrise.render` (pandoc + typst) and listed under
-`filters:` in _quarto.yml.
+`filters:` in _quarto.yml, so both engines run it.
+
+Engines: under Quarto (the global `quarto` exists) Quarto itself numbers sections, figures and tables,
+resolves cross-references, draws callouts and margin notes, and renders one chapter file at a time;
+the filter then only adds what Quarto does not do (notes pages, reading lists, block colours). Under
+the embedded renderer the filter sees the whole book at once and does all of it.
 
 It turns the project's markdown conventions into output that works for HTML and Typst alike: it emits
 format-neutral AST plus raw blocks for both formats, and each writer drops the raw blocks that are not
@@ -15,10 +20,15 @@ its own. That way one filtered AST serves both outputs and the numbering cannot 
   ![Caption](f.png){#fig-abb-16 fig-alt="..."}, ::: {#tbl-tab-05} table :::
                                  captions "Abb. 16: ..." / "Tab. 5: ..."; the number comes from the
                                  label when it carries one, else continues from the previous one
-  @fig-abb-16, @tbl-tab-05, @sec-x      cross-references ("Abb. 16"); unknown labels stop the build
+  @fig-abb-16, @tbl-tab-05, @sec-x      cross-references ("Abb. 16"); an unknown label is printed as
+                                 "?@label" with a warning naming file and label (the embedded renderer
+                                 turns that warning into an error, as it does for unknown citations)
 
 Errors are raised with error(), which makes pandoc fail; the renderer reports the message.
 ]]
+
+-- Quarto defines the global `quarto` (quarto.doc, quarto.log) for the filters it runs.
+local UNDER_QUARTO = type(quarto) == "table" and quarto.doc ~= nil
 
 local stringify = pandoc.utils.stringify
 
@@ -47,22 +57,61 @@ local function fail(msg)
   error("book.lua: " .. msg .. where, 0)
 end
 
+local function source_name()
+  if current_source then
+    return current_source
+  end
+  if UNDER_QUARTO and quarto.doc.input_file then
+    return quarto.doc.input_file
+  end
+  return PANDOC_STATE and PANDOC_STATE.input_files and PANDOC_STATE.input_files[1] or "(stdin)"
+end
+
+local function warn(msg)
+  local text = "book.lua: warning: " .. msg .. " (in " .. source_name() .. ")"
+  if UNDER_QUARTO and quarto.log and quarto.log.warning then
+    quarto.log.warning(text)
+  else
+    io.stderr:write("[WARNING] " .. text .. "\n")
+  end
+end
+
 local function track_chapter(div)
   if div.classes:includes("book-chapter") and div.attributes["source"] then
     current_source = div.attributes["source"]
   end
 end
 
+local function file_exists(path)
+  local fh = io.open(path, "r")
+  if fh then
+    fh:close()
+    return true
+  end
+  return false
+end
+
 local function project_path(rel)
-  -- Quarto runs filters with the document's directory as working directory; our renderer runs them
-  -- from the project root. Paths in _quarto.yml are relative to the project root in both cases.
-  if rel:sub(1, 1) == "/" then
+  -- The embedded renderer runs the filter from the project root with paths relative to it. Quarto
+  -- rewrites project-relative metadata paths relative to the chapter's folder ("../data/x.yaml" for
+  -- chapters/) and runs filters from a folder of its own, so look beside the chapter, then in the
+  -- project root.
+  if rel:sub(1, 1) == "/" or not UNDER_QUARTO then
     return rel
   end
-  if quarto and quarto.project and quarto.project.directory then
-    return pandoc.path.join({ quarto.project.directory, rel })
+  local candidates = {}
+  if quarto.doc.input_file then
+    table.insert(candidates, pandoc.path.join({ pandoc.path.directory(quarto.doc.input_file), rel }))
   end
-  return rel
+  if quarto.project and quarto.project.directory then
+    table.insert(candidates, pandoc.path.join({ quarto.project.directory, rel }))
+  end
+  for _, path in ipairs(candidates) do
+    if file_exists(path) then
+      return pandoc.path.normalize(path)
+    end
+  end
+  return candidates[1] or rel
 end
 
 local function read_meta(meta)
@@ -332,8 +381,25 @@ local function colour_of(name)
   return colour
 end
 
+-- Block colour of a heading (its own, else its chapter's): an HTML style and a Typst state update.
+local function with_colour(h)
+  local own = h.attributes["block"]
+  local colour
+  if own then
+    colour = colour_of(own)
+    h.classes:insert("block-" .. own)
+    h.attributes["block"] = nil
+    h.attributes["style"] = "--accent: " .. colour
+  end
+  if h.level == 1 then
+    chapter_colour = colour
+  end
+  colour = colour or (h.level > 1 and chapter_colour) or nil
+  local typst_colour = colour and ('rgb("' .. colour .. '")') or "none"
+  return { pandoc.RawBlock("typst", "#accent.update(" .. typst_colour .. ")"), h }
+end
+
 local function number_header(h)
-  local blocks = pandoc.List()
   local numbered = not (h.classes:includes("unnumbered") or h.classes:includes("unlisted"))
   if h.level <= 3 and numbered then
     sections[h.level] = sections[h.level] + 1
@@ -354,22 +420,94 @@ local function number_header(h)
     register(h.identifier, "sec", stringify(h.content))
   end
 
-  local own = h.attributes["block"]
-  local colour
-  if own then
-    colour = colour_of(own)
-    h.classes:insert("block-" .. own)
-    h.attributes["block"] = nil
-    h.attributes["style"] = "--accent: " .. colour
+  return with_colour(h)
+end
+
+-- Under Quarto: continuous numbering through the book. Quarto renders a book's HTML one chapter at
+-- a time and restarts figure and table numbers in every file, whatever `crossref: chapters` says.
+-- So the filter works out where this chapter's numbers start (the same rule as numbering_pass: the
+-- number a label carries, else one more than the last) from the chapters before it, and starts
+-- Quarto's counters there. Quarto exposes its crossref state to filters as _G.crossref.
+
+local function read_text(path)
+  local fh = io.open(path, "r")
+  if not fh then
+    return nil
   end
-  if h.level == 1 then
-    chapter_colour = colour
+  local text = fh:read("a")
+  fh:close()
+  return text
+end
+
+-- labels of figures and tables in a chapter source, in order: `{#fig-x}` and `{{< embed nb#tbl-y >}}`
+local function source_labels(text)
+  text = text:gsub("\n```.-\n```", "\n") -- not inside code blocks
+  local out = {}
+  for label in text:gmatch("#((%a%a%a)%-[%w%-]+)") do
+    local kind = label:sub(1, 3)
+    if kind == "fig" or kind == "tbl" then
+      table.insert(out, label)
+    end
   end
-  colour = colour or (h.level > 1 and chapter_colour) or nil
-  local typst_colour = colour and ('rgb("' .. colour .. '")') or "none"
-  blocks:insert(pandoc.RawBlock("typst", "#accent.update(" .. typst_colour .. ")"))
-  blocks:insert(h)
-  return blocks
+  return out
+end
+
+local function quarto_start_numbers()
+  local dir = quarto.project and quarto.project.directory
+  local input = quarto.doc.input_file
+  if not dir or not input then
+    return nil
+  end
+  local config_text = read_text(pandoc.path.join({ dir, "_quarto.yml" }))
+  local book = config_text and pandoc.read("---\n" .. config_text .. "\n---\n", "markdown").meta.book
+  if not book or not book.chapters then
+    return nil
+  end
+  local current = pandoc.path.normalize(pandoc.path.make_relative(input, dir))
+  local last = { fig = 0, tbl = 0 }
+  for _, entry in ipairs(book.chapters) do
+    local rel = pandoc.path.normalize(stringify(entry))
+    if rel == current then
+      return { fig = last.fig + 1, tbl = last.tbl + 1 }
+    end
+    for _, label in ipairs(source_labels(read_text(pandoc.path.join({ dir, rel })) or "")) do
+      local kind = label:sub(1, 3)
+      local explicit = label:match("^" .. kind .. "%-%a+%-(%d+)$")
+      last[kind] = explicit and tonumber(explicit) or (last[kind] + 1)
+    end
+  end
+  return nil -- a file that is not a chapter (e.g. the merged single-file book): Quarto counts it whole
+end
+
+local function seed_quarto_numbering()
+  local starts = quarto_start_numbers()
+  local crossref = _G and _G.crossref
+  if not starts then
+    return
+  end
+  if not (crossref and crossref.index and crossref.index.nextOrder) then
+    warn("cannot continue figure numbers from the previous chapter (Quarto's crossref state not found)")
+    return
+  end
+  -- check that Quarto's count (one after another) agrees with the numbers this chapter's labels carry
+  local next_number = { fig = starts.fig, tbl = starts.tbl }
+  for _, label in ipairs(source_labels(read_text(quarto.doc.input_file) or "")) do
+    local kind = label:sub(1, 3)
+    local explicit = label:match("^" .. kind .. "%-%a+%-(%d+)$")
+    if explicit and tonumber(explicit) ~= next_number[kind] then
+      warn(string.format("label '%s' carries number %s but Quarto counts it %d (number labels in book order, without gaps)",
+        label, explicit, next_number[kind]))
+    end
+    next_number[kind] = next_number[kind] + 1
+  end
+  for kind, n in pairs(starts) do
+    crossref.index.nextOrder[kind] = n
+  end
+end
+
+-- Under Quarto: headers keep Quarto's numbering; the filter adds only the block colour.
+local function colour_pass(doc)
+  return doc:walk({ Header = with_colour })
 end
 
 local function numbering_pass(doc)
@@ -434,14 +572,17 @@ local crossrefs = {
     local out = pandoc.List()
     for i, c in ipairs(cite.citations) do
       local target = labels[c.id]
-      if not target then
-        fail("unresolved cross-reference @" .. c.id)
-      end
       if i > 1 then
         out:extend({ pandoc.Str(","), pandoc.Space() })
       end
       out:extend(c.prefix)
-      out:insert(pandoc.Link({ pandoc.Str(target.text) }, "#" .. c.id, "", pandoc.Attr("", { "xref" })))
+      if target then
+        out:insert(pandoc.Link({ pandoc.Str(target.text) }, "#" .. c.id, "", pandoc.Attr("", { "xref" })))
+      else
+        -- Quarto's own marker for a reference it cannot resolve; never a crash
+        warn("unresolved cross-reference @" .. c.id)
+        out:insert(pandoc.Strong({ pandoc.Str("?@" .. c.id) }))
+      end
       out:extend(c.suffix)
     end
     return out
@@ -482,11 +623,16 @@ function Pandoc(doc)
       return notes_page(div), false
     elseif div.classes:includes("reading-list") then
       return reading_list(div), false
-    elseif div.classes:find_if(function(c) return c:match("^callout%-") end) then
+    elseif not UNDER_QUARTO and div.classes:find_if(function(c) return c:match("^callout%-") end) then
       return callout(div)
     end
   end })
   current_source = nil
+  if UNDER_QUARTO then
+    -- Quarto numbers, captions, resolves references, draws callouts and asides itself
+    seed_quarto_numbering()
+    return colour_pass(doc)
+  end
   doc = doc:walk(asides)
   current_source = nil
   doc = numbering_pass(doc)
