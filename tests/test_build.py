@@ -107,8 +107,6 @@ def test_clean_build_executes_every_notebook_and_merges_values(built):
     assert variables(root) == {
         "ch01": {"alpha": 0.1, "total": expected_total(root)},
         "ch02": {"age_cut": 3},
-        "facts": {"n_rows": str(data_rows(root))},
-        "facts_published": {},
     }
     assert len(render.calls) == 1 and render.calls[0]["variables"] == variables(root)
     assert (root / "_book" / "index.html").is_file()
@@ -149,31 +147,26 @@ def test_change_of_an_unimported_library_module_executes_nothing(project):
     assert report.execute.executed == []
 
 
-def test_data_change_reexecutes_and_recomputes_the_facts(project):
+def test_data_change_reexecutes_the_notebooks_that_read_it(project):
     with open(project / "data" / "values.csv", "a", encoding="utf-8") as handle:
         handle.write("10\n")
     report, _ = run(project)
     assert "01-alpha" in report.execute.executed
     assert variables(project)["ch01"]["total"] == expected_total(project)
-    assert variables(project)["facts"] == {"n_rows": str(data_rows(project))}
 
 
-def test_facts_are_cached_until_their_inputs_change(project):
-    out = io.StringIO()
-    b.build(project, render=FakeRender(), validate=False, out=out)
-    assert "[facts] book variables … cached" in out.getvalue()
-
-
-def test_failing_facts_recomputation_is_reported_with_a_log(project):
-    (project / "lib" / "clusterkrise" / "facts.py").write_text(
-        "def book_variables():\n    raise ValueError('registry entry n_rows has no place')\n"
+def test_variables_hold_only_notebook_values_and_the_registry(project):
+    """One path for numbers: nothing but the notebooks' values.json (and, where the project has a
+    registry, the study's printed numbers) reaches the book's variables."""
+    assert set(variables(project)) == {"ch01", "ch02"}
+    registry = project / "data" / "published_facts.yaml"
+    registry.write_text(
+        "facts:\n  - {id: n_rows, place: {section: '1'}, printed: '3 rows', kind: n_rows, published: 3}\n",
+        encoding="utf-8",
     )
-    book_before = tree_hash(project / "_book")
-    with pytest.raises(b.BuildError) as caught:
-        run(project)
-    assert caught.value.chapter == "facts" and "registry entry n_rows has no place" in str(caught.value)
-    assert "Traceback" in (project / "_build" / "logs" / "execute-facts.log").read_text()
-    assert tree_hash(project / "_book") == book_before
+    b.write_variables(b.Layout(project), b.collect_variables(b.Layout(project)))
+    assert variables(project)["study"] == {"n_rows": "3"}
+    assert variables(project)["edition"] == {"n_facts": "1"}
 
 
 def test_report_style_values_json_is_merged_under_its_chapter_key(project):
