@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -544,6 +545,15 @@ def cache_problem(entry: Mapping[str, Any], layout: Layout, name: str) -> str | 
     if extra:
         return f"_build/{extra[0]} was added after the notebook ran"
     return None
+
+
+def check_cached_outputs(layout: Layout) -> None:
+    """For rendering from the last results alone (``clusterkrise render``): refuse outputs that are missing or were
+    changed after their notebook wrote them, since nothing here would execute the notebook again."""
+    for name, entry in sorted(load_manifest(layout)["notebooks"].items()):
+        problem = cache_problem(entry, layout, name)
+        if problem is not None:
+            raise BuildError("render", f"{problem} ({name}); run `clusterkrise build` to execute it again")
 
 
 def _cache_hit(entry: Mapping[str, Any] | None, key: str, nb: Notebook, layout: Layout, out: TextIO) -> bool:
@@ -1260,26 +1270,25 @@ class BuildReport:
     seconds: float
 
 
-def _file_system_now(layout: Layout) -> int:
-    """The file system's clock (file times are taken from a coarser clock than ``time.time_ns()``)."""
-    layout.logs.mkdir(parents=True, exist_ok=True)
-    marker = layout.logs / f".started-{os.getpid()}"
-    marker.write_bytes(b"")
-    try:
-        return marker.stat().st_mtime_ns
-    finally:
-        marker.unlink(missing_ok=True)
+def _log_snapshot(layout: Layout) -> dict[str, tuple[int, int, int]]:
+    """The log files there are now, by name, with what tells whether a file was written again since."""
+    snapshot = {}
+    if layout.logs.is_dir():
+        for path in layout.logs.iterdir():
+            with contextlib.suppress(OSError):
+                info = path.stat()
+                if stat.S_ISREG(info.st_mode):
+                    snapshot[path.name] = (info.st_ino, info.st_size, info.st_mtime_ns)
+    return snapshot
 
 
-def remove_older_logs(layout: Layout, since_ns: int) -> None:
-    """After a successful build, its logs replace older ones: what is older than the build describes failures
-    that no longer apply."""
-    if not layout.logs.is_dir():
-        return
-    for path in layout.logs.iterdir():
-        with contextlib.suppress(OSError):
-            if path.is_file() and path.stat().st_mtime_ns < since_ns:
-                path.unlink()
+def remove_older_logs(layout: Layout, before: Mapping[str, tuple[int, int, int]]) -> None:
+    """After a successful build, its logs replace older ones: a log the build did not write again describes a
+    failure that no longer applies. ``before``: :func:`_log_snapshot` from the build's start."""
+    for name, (ino, size, mtime) in _log_snapshot(layout).items():
+        if before.get(name) == (ino, size, mtime):
+            with contextlib.suppress(OSError):
+                (layout.logs / name).unlink()
 
 
 def build(
@@ -1300,15 +1309,12 @@ def build(
     """
     start = time.perf_counter()
     layout = Layout(Path(root).resolve() if root else find_project_root())
-    try:
-        started_ns = _file_system_now(layout)
-    except OSError as error:
-        raise BuildError("build", f"cannot write {_rel(layout.logs, layout.root)}/: {error.strerror}; make _build/ writable") from None
+    older_logs = _log_snapshot(layout)
     report = execute(
         layout, params=params, jobs=jobs, use_cache=use_cache, validate=validate, warm_kernels=warm_kernels, out=out
     )
     variables = collect_variables(layout)
     write_variables(layout, variables)
     rendered = render_step(layout, formats=formats, variables=variables, render=render, force=not use_cache, out=out)
-    remove_older_logs(layout, started_ns)
+    remove_older_logs(layout, older_logs)
     return BuildReport(execute=report, rendered=rendered, seconds=time.perf_counter() - start)

@@ -206,6 +206,13 @@ def _bind_preview(layout: "b.Layout", port: int) -> Any:
         def log_message(self, *args: Any) -> None:
             pass
 
+        def send_head(self) -> Any:
+            try:
+                return super().send_head()
+            except ValueError:  # e.g. "%00" in the path: an answer, not a traceback
+                self.send_error(400, "Bad request path")
+                return None
+
     class QuietServer(ThreadingHTTPServer):
         daemon_threads = True
 
@@ -334,6 +341,7 @@ def main(
             return EXIT_OK
         if args.command == "render":
             with locked():
+                b.check_cached_outputs(layout)
                 b.render_step(layout, formats=args.formats, render=render, force=True, out=out)
             return EXIT_OK
         if args.command == "preview":
