@@ -280,6 +280,33 @@ def test_preview_takes_the_build_lock(project, tmp_path):
         holder.wait(timeout=30)
 
 
+def test_the_build_functions_take_the_lock_too(project, capsys):
+    """`scripts/test` (which builds through Python) and a build at the command line do not run over each other."""
+    import threading
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from clusterkrise import procs\n"
+         "with procs.build_lock(Path(sys.argv[1])):\n    print('held', flush=True); sys.stdin.read()",
+         str(project / "_build")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT / "lib")},
+    )
+    render = FakeRender()
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        worker = threading.Thread(
+            target=b.render_step, args=(b.Layout(project),), kwargs={"render": render, "force": True, "out": io.StringIO()}
+        )
+        worker.start()
+        seen = []
+        wait_for(lambda: seen.append(capsys.readouterr().err) or "another build is running" in "".join(seen), "the message")
+        assert worker.is_alive() and render.calls == []
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    worker.join(timeout=60)
+    assert render.calls == [("html", "pdf")]
+
+
 # --- preview keeps what it did not make -------------------------------------------------------------------------
 
 

@@ -150,6 +150,23 @@ def find_project_root(start: Path | None = None) -> Path:
     return PROJECT_ROOT
 
 
+def _locked(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Hold the checkout's build lock (:func:`.procs.build_lock`, which nests) while ``function`` runs: one build
+    at a time per checkout, whether it comes from the command line, a test or a script."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from . import procs
+
+        where = args[0] if args else kwargs.get("layout", kwargs.get("root"))
+        layout = where if isinstance(where, Layout) else Layout(Path(where).resolve() if where else find_project_root())
+        with procs.build_lock(layout.build):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Notebooks and parameters
 
@@ -854,6 +871,7 @@ class FactsJob:
         print(f"[facts] book variables … {seconds:.1f} s", file=out, flush=True)
 
 
+@_locked
 def execute(
     layout: Layout,
     *,
@@ -1182,6 +1200,7 @@ def _keep_other_formats(layout: Layout, tmp: Path, formats: Sequence[str], manif
     return kept
 
 
+@_locked
 def render_step(
     layout: Layout,
     *,
@@ -1291,6 +1310,7 @@ def remove_older_logs(layout: Layout, before: Mapping[str, tuple[int, int, int]]
                 (layout.logs / name).unlink()
 
 
+@_locked
 def build(
     root: Path | str | None = None,
     *,
@@ -1318,3 +1338,4 @@ def build(
     rendered = render_step(layout, formats=formats, variables=variables, render=render, force=not use_cache, out=out)
     remove_older_logs(layout, older_logs)
     return BuildReport(execute=report, rendered=rendered, seconds=time.perf_counter() - start)
+

@@ -24,6 +24,7 @@ from typing import Any, Iterator, TextIO
 from .warmkernel import die_with_parent  # noqa: F401  (one implementation; warmkernel.py runs as a script too)
 
 LOCK_NAME = "build.lock"
+_held: dict[tuple[int, str], int] = {}  # (pid, build folder) -> depth: the build functions nest (build -> execute)
 _PID_WIDTH = 10  # the PID is written at a fixed width, so a reader never sees half of it
 
 
@@ -44,6 +45,14 @@ def build_lock(build_dir: Path, *, wait: bool = True, err: TextIO | None = None)
     """
     from .build import BuildError
 
+    key = (os.getpid(), os.path.abspath(build_dir))
+    if key in _held:  # this process holds it already (build() calls execute() and render_step())
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
     err = err or sys.stderr
     try:
         build_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +72,11 @@ def build_lock(build_dir: Path, *, wait: bool = True, err: TextIO | None = None)
             fcntl.flock(fd, fcntl.LOCK_EX)
         os.pwrite(fd, f"{os.getpid():>{_PID_WIDTH}}\n".encode("ascii"), 0)
         os.ftruncate(fd, _PID_WIDTH + 1)
-        yield
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
     finally:
         os.close(fd)  # releases the lock (forked workers that still share it end with the build)
 
