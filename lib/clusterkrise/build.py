@@ -528,14 +528,18 @@ def save_manifest(layout: Layout, manifest: Mapping[str, Any]) -> None:
     _write_atomic(layout.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
-def output_digests(layout: Layout, name: str, outputs: Iterable[str]) -> dict[str, str]:
-    """sha256 of every cached output of a notebook (its executed notebook, the files of its results folders and
-    ``values.json``), keyed by the path under ``_build/``. Raises OSError when one cannot be read."""
+def _output_paths(layout: Layout, name: str, outputs: Iterable[str]) -> list[Path]:
     paths = [layout.executed / f"{name}.ipynb"]
     for output in outputs:
         target = layout.results / output
         paths.extend(sorted(p for p in target.rglob("*") if not p.is_dir()) if target.is_dir() else [target])
-    return {path.relative_to(layout.build).as_posix(): file_digest(path) for path in paths}
+    return paths
+
+
+def output_digests(layout: Layout, name: str, outputs: Iterable[str]) -> dict[str, str]:
+    """sha256 of every cached output of a notebook (its executed notebook, the files of its results folders and
+    ``values.json``), keyed by the path under ``_build/``. Raises OSError when one cannot be read."""
+    return {path.relative_to(layout.build).as_posix(): file_digest(path) for path in _output_paths(layout, name, outputs)}
 
 
 def cache_problem(entry: Mapping[str, Any], layout: Layout, name: str) -> str | None:
@@ -554,10 +558,7 @@ def cache_problem(entry: Mapping[str, Any], layout: Layout, name: str) -> str | 
             return f"_build/{relative} is unreadable ({error.strerror or error})"
         if digest != stored[relative]:
             return f"_build/{relative} was changed after the notebook wrote it"
-    try:
-        current = set(output_digests(layout, name, outputs))
-    except OSError as error:
-        return f"a file of its results is unreadable ({error.strerror or error})"
+    current = {path.relative_to(layout.build).as_posix() for path in _output_paths(layout, name, outputs)}
     extra = sorted(current - set(stored))
     if extra:
         return f"_build/{extra[0]} was added after the notebook ran"
@@ -928,6 +929,10 @@ def execute_notebooks(
     parallel just as fast) unless the environment sets CLUSTERKRISE_WARM_KERNELS=0.
     """
     out = out or sys.stdout
+    from . import procs
+
+    # The factory of a build that was killed before it could stop it (and its temporary folder).
+    procs.end_recorded(layout.kernels_record)
     all_notebooks = discover_notebooks(layout)
     notebooks = select_notebooks(all_notebooks, select)
     routed = route_params(notebooks, dict(params or {}), layout.root)
@@ -964,10 +969,6 @@ def execute_notebooks(
 
     import papermill  # noqa: F401  (imported before forking so every worker shares it)
 
-    from . import procs
-
-    # A factory whose build was killed before it could stop it (where the kernel does not end it for us).
-    procs.end_recorded(layout.kernels_record)
     shutil.rmtree(layout.staging, ignore_errors=True)
     layout.logs.mkdir(parents=True, exist_ok=True)
     (layout.logs / "kernels.log").write_bytes(b"")
