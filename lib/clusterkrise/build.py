@@ -1236,7 +1236,10 @@ def render_step(
     try:
         produced = render(layout.root, tmp, formats=tuple(formats), variables=dict(variables), executed_dir=layout.executed)
     except OSError as error:
-        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS):
+        writing_book = error.filename is None or str(error.filename).startswith(str(tmp))
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT) and not (
+            writing_book and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+        ):  # e.g. a chapter that cannot be read: the renderer's own failure, with its log
             raise _render_failure(layout, tmp, error) from error
         shutil.rmtree(tmp, ignore_errors=True)
         raise _book_fault(error, layout, "write") from None
@@ -1339,4 +1342,3 @@ def build(
     rendered = render_step(layout, formats=formats, variables=variables, render=render, force=not use_cache, out=out)
     remove_older_logs(layout, older_logs)
     return BuildReport(execute=report, rendered=rendered, seconds=time.perf_counter() - start)
-
