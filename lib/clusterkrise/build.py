@@ -4,7 +4,8 @@ Layout under the project root (see docs/architecture.md):
 
 ``_build/notebooks/<name>.ipynb``  executed notebooks
 ``_build/results/<chapter>/``      files the notebooks write into ``output_dir`` (figures, tables, values.json)
-``_build/logs/<step>-<name>.log``  full traceback of the last failure of a step
+``_build/logs/<step>-<name>.log``  full traceback of the last failure of a step (a successful build removes older ones)
+``_build/build.lock``              held by the running build (:mod:`.procs`): one build at a time per checkout
 ``_build/cache.json``              the cache manifest (content hashes, parsed imports)
 ``_build/variables.yml``           every ``values.json`` (printed texts, under ``chNN``) merged, plus
                                    ``study``: the numbers the original study printed (registry)
@@ -19,12 +20,15 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import errno
 import hashlib
 import json
 import multiprocessing
 import os
 import re
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -35,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: entries carry the sha256 of every cached output ("files")
 NOTEBOOK_GLOB = "[0-9][0-9]-*.ipynb"
 # Used for SOURCE_DATE_EPOCH when the project is not a git checkout: 2020-01-01T00:00:00Z, the study's year.
 FALLBACK_SOURCE_DATE_EPOCH = 1577836800
@@ -104,6 +108,11 @@ class Layout:
         return self.build / "cache.json"
 
     @property
+    def kernels_record(self) -> Path:
+        """The running warm-kernel factory (PID, start time, temporary folder), for ending a stale one."""
+        return self.build / "kernels.json"
+
+    @property
     def book(self) -> Path:
         return self.root / "_book"
 
@@ -135,6 +144,23 @@ def find_project_root(start: Path | None = None) -> Path:
     from . import PROJECT_ROOT
 
     return PROJECT_ROOT
+
+
+def _locked(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Hold the checkout's build lock (:func:`.procs.build_lock`, which nests) while ``function`` runs: one build
+    at a time per checkout, whether it comes from the command line, a test or a script."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from . import procs
+
+        where = args[0] if args else kwargs.get("layout", kwargs.get("root"))
+        layout = where if isinstance(where, Layout) else Layout(Path(where).resolve() if where else find_project_root())
+        with procs.build_lock(layout.build):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -246,9 +272,20 @@ def route_params(notebooks: Sequence[Notebook], params: Mapping[str, Any], root:
     resolved = {}
     for key, value in params.items():
         if isinstance(value, str) and key.endswith(("_path", "_dir")) and not Path(value).is_absolute():
-            value = str((root / value).resolve())
+            value = str(resolve_or_explain(root / value, f"--param {key}"))
         resolved[key] = value
     return {nb.name: {k: v for k, v in resolved.items() if k in nb.parameters} for nb in notebooks}
+
+
+def resolve_or_explain(path: Path, what: str) -> Path:
+    """``path.resolve()``, with one clear BuildError instead of a traceback for a symlink loop (and the like)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as error:  # Python < 3.13 raises RuntimeError for a symlink loop
+        reason = getattr(error, "strerror", None) or ("symlink loop" if "loop" in str(error).lower() else str(error))
+        raise BuildError(
+            "parameters", f"{what}: {path} cannot be resolved ({reason}); point it at a real file"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -264,8 +301,12 @@ class Hasher:
 
     def file(self, path: Path) -> str:
         if path not in self._files:
-            with open(path, "rb") as handle:
-                self._files[path] = hashlib.file_digest(handle, "sha256").hexdigest()
+            try:
+                self._files[path] = file_digest(path)
+            except OSError as error:  # a symlink loop, a file without read permission, ...
+                raise BuildError(
+                    "inputs", f"cannot read {path}: {error.strerror or error}; fix or remove that file"
+                ) from None
         return self._files[path]
 
     def tree(self, folder: Path, *, skip_dirs: Iterable[str] = (), base: Path | None = None) -> dict[str, str]:
@@ -282,6 +323,12 @@ class Hasher:
                 path = Path(dirpath) / filename
                 digests[path.relative_to(base).as_posix()] = self.file(path)
         return digests
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (OSError when it cannot be read)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _digest(value: Any) -> str:
@@ -449,13 +496,19 @@ def render_key(layout: Layout, formats: Sequence[str], hasher: Hasher) -> str:
 
 
 def load_manifest(layout: Layout) -> dict[str, Any]:
+    """The cache manifest; an unreadable, corrupted or foreign one counts as empty (everything is rebuilt)."""
+    empty = {"version": CACHE_VERSION, "notebooks": {}, "render": None}
     try:
         manifest = json.loads(layout.manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {"version": CACHE_VERSION, "notebooks": {}, "render": None}
+        return empty
     if not isinstance(manifest, dict) or manifest.get("version") != CACHE_VERSION:
-        return {"version": CACHE_VERSION, "notebooks": {}, "render": None}
-    manifest.setdefault("notebooks", {})
+        return empty
+    notebooks = manifest.setdefault("notebooks", {})
+    if not isinstance(notebooks, dict) or not all(isinstance(e, dict) for e in notebooks.values()):
+        return empty
+    if not isinstance(manifest.get("imports", {}), dict):
+        manifest.pop("imports")
     manifest.setdefault("render", None)
     return manifest
 
@@ -471,13 +524,60 @@ def save_manifest(layout: Layout, manifest: Mapping[str, Any]) -> None:
     _write_atomic(layout.manifest, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
-def _cache_hit(entry: Mapping[str, Any] | None, key: str, nb: Notebook, layout: Layout) -> bool:
-    return (
-        entry is not None
-        and entry.get("key") == key
-        and (layout.executed / f"{nb.name}.ipynb").is_file()
-        and all((layout.results / name).exists() for name in entry.get("outputs", []))
-    )
+def _output_paths(layout: Layout, name: str, outputs: Iterable[str]) -> list[Path]:
+    paths = [layout.executed / f"{name}.ipynb"]
+    for output in outputs:
+        target = layout.results / output
+        paths.extend(sorted(p for p in target.rglob("*") if not p.is_dir()) if target.is_dir() else [target])
+    return paths
+
+
+def output_digests(layout: Layout, name: str, outputs: Iterable[str]) -> dict[str, str]:
+    """sha256 of every cached output of a notebook (its executed notebook, the files of its results folders and
+    ``values.json``), keyed by the path under ``_build/``. Raises OSError when one cannot be read."""
+    return {path.relative_to(layout.build).as_posix(): file_digest(path) for path in _output_paths(layout, name, outputs)}
+
+
+def cache_problem(entry: Mapping[str, Any], layout: Layout, name: str) -> str | None:
+    """Why a notebook's cached outputs may not be reused (None when every one is there, readable and unchanged)."""
+    stored = entry.get("files")
+    outputs = entry.get("outputs", [])
+    if not isinstance(stored, dict) or not isinstance(outputs, list):
+        return "its cache entry is incomplete"
+    for relative in sorted(stored):
+        path = layout.build / relative
+        if not path.is_file():
+            return f"_build/{relative} is missing"
+        try:
+            digest = file_digest(path)
+        except OSError as error:
+            return f"_build/{relative} is unreadable ({error.strerror or error})"
+        if digest != stored[relative]:
+            return f"_build/{relative} was changed after the notebook wrote it"
+    current = {path.relative_to(layout.build).as_posix() for path in _output_paths(layout, name, outputs)}
+    extra = sorted(current - set(stored))
+    if extra:
+        return f"_build/{extra[0]} was added after the notebook ran"
+    return None
+
+
+def check_cached_outputs(layout: Layout) -> None:
+    """For rendering from the last results alone (``clusterkrise render``): refuse outputs that are missing or were
+    changed after their notebook wrote them, since nothing here would execute the notebook again."""
+    for name, entry in sorted(load_manifest(layout)["notebooks"].items()):
+        problem = cache_problem(entry, layout, name)
+        if problem is not None:
+            raise BuildError("render", f"{problem} ({name}); run `clusterkrise build` to execute it again")
+
+
+def _cache_hit(entry: Mapping[str, Any] | None, key: str, nb: Notebook, layout: Layout, out: TextIO) -> bool:
+    if entry is None or entry.get("key") != key:
+        return False
+    problem = cache_problem(entry, layout, nb.name)
+    if problem is not None:  # never print (or embed) what the notebook did not write
+        print(f"note: {nb.name}: {problem}; executing it again", file=out, flush=True)
+        return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -619,9 +719,13 @@ def _default_validator() -> ValidateFn | None:
 def _data_paths(notebooks: Sequence[Notebook], routed: Mapping[str, Mapping[str, Any]], layout: Layout) -> list[Path]:
     paths = []
     for nb in notebooks:
+        if routed[nb.name].get("mapping", nb.parameters.get("mapping")):
+            # A survey tool's export is read through its mapping in the notebook's setup cell
+            # (Survey.load), which reports the import's problems with chapter and cell.
+            continue
         value = routed[nb.name].get("data_path", nb.parameters.get("data_path"))
         if isinstance(value, str) and value:
-            path = resolve_param_path(value, layout).resolve()
+            path = resolve_or_explain(resolve_param_path(value, layout), f"data_path of {nb.name}")
             if path not in paths:
                 paths.append(path)
     return paths
@@ -692,6 +796,7 @@ def _pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
+@_locked
 def execute(
     layout: Layout,
     *,
@@ -732,6 +837,10 @@ def execute_notebooks(
     parallel just as fast) unless the environment sets CLUSTERKRISE_WARM_KERNELS=0.
     """
     out = out or sys.stdout
+    from . import procs
+
+    # The factory of a build that was killed before it could stop it (and its temporary folder).
+    procs.end_recorded(layout.kernels_record)
     all_notebooks = discover_notebooks(layout)
     notebooks = select_notebooks(all_notebooks, select)
     routed = route_params(notebooks, dict(params or {}), layout.root)
@@ -748,7 +857,7 @@ def execute_notebooks(
     keys = {nb.name: notebook_key(nb, routed[nb.name], layout, hasher) for nb in notebooks}
     # Keep the parsed imports of what exists now (all of it after a partial run, which saw only some files).
     manifest["imports"] = hasher.imports.used if not select else {**manifest.get("imports", {}), **hasher.imports.used}
-    todo = [nb for nb in notebooks if not (use_cache and _cache_hit(entries.get(nb.name), keys[nb.name], nb, layout))]
+    todo = [nb for nb in notebooks if not (use_cache and _cache_hit(entries.get(nb.name), keys[nb.name], nb, layout, out))]
     report = ExecuteReport()
     total = len(notebooks)
     done = 0
@@ -782,6 +891,8 @@ def execute_notebooks(
         try:
             factory = Factory(env, layout.logs / "kernels.log", preload_modules(todo, layout.lib, hasher.imports))
             env = stack.enter_context(factory).env()
+            procs.record(layout.kernels_record, factory.process.pid, factory.folder)
+            stack.callback(layout.kernels_record.unlink, missing_ok=True)
         except (OSError, RuntimeError) as error:  # fresh kernels are slower but need nothing special
             print(f"note: warm kernels unavailable ({error}); starting a fresh kernel per notebook", file=out)
     todo_names = {nb.name for nb in todo}
@@ -809,7 +920,12 @@ def execute_notebooks(
     invalid: BuildError | None = None
     by_name = {nb.name: nb for nb in todo}
     try:
-        with stack, ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+        # Workers die with the build, even when it is killed with SIGKILL (their kernels notice and follow).
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=_pool_context(),
+            initializer=procs.die_with_parent, initargs=(signal.SIGKILL, os.getpid()),
+        )
+        with stack, pool:
             # The project's own check of the data runs beside the notebooks: it needs the same slow imports.
             checking = pool.submit(_validate_job, [str(p) for p in data_paths]) if validate is True and data_paths else None
             futures = [pool.submit(_execute_one, jobs_by_name[nb.name]) for nb in todo]
@@ -840,7 +956,10 @@ def execute_notebooks(
                         failures.append(error)
                         entries.pop(nb.name, None)
                         continue
-                    entries[nb.name] = {"key": keys[nb.name], "outputs": outputs, "seconds": round(result["seconds"], 3)}
+                    entries[nb.name] = {
+                        "key": keys[nb.name], "outputs": outputs, "seconds": round(result["seconds"], 3),
+                        "files": output_digests(layout, nb.name, outputs),
+                    }
                     report.executed.append(nb.name)
                     report.seconds[nb.name] = result["seconds"]
                     print(f"[{done}/{total}] {nb.name} … {result['seconds']:.1f} s", file=out, flush=True)
@@ -952,6 +1071,7 @@ def swap_in(new: Path, book: Path) -> None:
     old = book.with_name(book.name + ".old")
     if old.exists():
         shutil.rmtree(old)
+    _usual_modes(new)
     if book.exists():
         os.replace(book, old)
     try:
@@ -963,6 +1083,58 @@ def swap_in(new: Path, book: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _usual_modes(folder: Path) -> None:
+    """Give a rendered tree the modes ``mkdir``/``open`` would (0755/0644 under the usual umask): it was made as a
+    private temporary folder (0700), and a web server's user has to read a copy of it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for name in dirnames:
+            os.chmod(os.path.join(dirpath, name), 0o777 & ~umask)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, (0o777 if os.access(path, os.X_OK) else 0o666) & ~umask)
+
+
+def _book_fault(error: OSError, layout: Layout, verb: str) -> BuildError:
+    """One line for a fault of the file system while writing ``_book/`` (the user can fix it; no traceback)."""
+    book = f"{_rel(layout.book, layout.root)}/"
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        advice = f"no space left on the device to {verb} {book} ({book} is unchanged); free disk space and build again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EBUSY):
+        advice = (
+            f"cannot {verb} {book}: {reason}; check the owner and permissions of {book} and of the project folder "
+            f"(`ls -ld {book} .`), fix them or remove {book}, then build again"
+        )
+    else:
+        advice = f"cannot {verb} {book}: {reason}; fix that and build again"
+    return BuildError("render", advice)
+
+
+def _keep_other_formats(layout: Layout, tmp: Path, formats: Sequence[str], manifest: Mapping[str, Any]) -> list[str]:
+    """Copy into the new book the files of the formats not rendered now (the PDF while previewing HTML): a build
+    never deletes output it did not make. Returns the kept paths, relative to the book."""
+    kept: list[str] = []
+    recorded = manifest.get("book_files") if isinstance(manifest.get("book_files"), dict) else {}
+    for fmt in KNOWN_FORMATS:
+        if fmt in formats or not layout.book.is_dir():
+            continue
+        names = [recorded[fmt]] if isinstance(recorded.get(fmt), str) else sorted(
+            p.name for p in layout.book.glob(f"*.{fmt}")
+        )
+        for name in names:
+            source, target = layout.book / name, tmp / name
+            if source.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+                kept.append(name)
+    return kept
+
+
+@_locked
 def render_step(
     layout: Layout,
     *,
@@ -986,28 +1158,46 @@ def render_step(
     render = render or _default_render()
     for stale in layout.root.glob("_book.new-*"):  # left behind by a build that was killed mid-render
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix="_book.new-", dir=layout.root))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix="_book.new-", dir=layout.root))
+    except OSError as error:
+        raise _book_fault(error, layout, "write") from None
     epoch = str(source_date_epoch(layout.root))
     saved = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = epoch  # pandoc/typst subprocesses inherit it
     start = time.perf_counter()
     try:
         produced = render(layout.root, tmp, formats=tuple(formats), variables=dict(variables), executed_dir=layout.executed)
-    except Exception as error:
+    except OSError as error:
+        writing_book = error.filename is None or str(error.filename).startswith(str(tmp))
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT) and not (
+            writing_book and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+        ):  # e.g. a chapter that cannot be read: the renderer's own failure, with its log
+            raise _render_failure(layout, tmp, error) from error
         shutil.rmtree(tmp, ignore_errors=True)
-        chapter = getattr(error, "chapter", None) or getattr(error, "file", None) or "book"
-        log = _write_log(layout, "render", Path(str(chapter)).stem, traceback.format_exc())
-        raise BuildError(
-            "render", f"{type(error).__name__}: {error}", chapter=str(chapter), log=_rel(log, layout.root)
-        ) from error
+        raise _book_fault(error, layout, "write") from None
+    except Exception as error:
+        raise _render_failure(layout, tmp, error) from error
     finally:
         if saved is None:
             os.environ.pop("SOURCE_DATE_EPOCH", None)
         else:
             os.environ["SOURCE_DATE_EPOCH"] = saved
-    swap_in(tmp, layout.book)
     manifest = load_manifest(layout)
+    try:
+        kept = _keep_other_formats(layout, tmp, formats, manifest)
+        swap_in(tmp, layout.book)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _book_fault(error, layout, "replace") from None
+    for name in kept:
+        print(f"note: {_rel(layout.book, layout.root)}/{name} is kept from an earlier build", file=out, flush=True)
     manifest["render"] = key
+    files = dict(manifest.get("book_files") or {}) if isinstance(manifest.get("book_files"), dict) else {}
+    for fmt, path in dict(produced or {}).items():
+        with contextlib.suppress(ValueError):
+            files[fmt] = Path(path).relative_to(tmp).as_posix()
+    manifest["book_files"] = files
     save_manifest(layout, manifest)
     for stale_log in layout.logs.glob("render-*.log"):
         stale_log.unlink()
@@ -1022,6 +1212,13 @@ def render_step(
     return result
 
 
+def _render_failure(layout: Layout, tmp: Path, error: BaseException) -> BuildError:
+    shutil.rmtree(tmp, ignore_errors=True)
+    chapter = getattr(error, "chapter", None) or getattr(error, "file", None) or "book"
+    log = _write_log(layout, "render", Path(str(chapter)).stem, traceback.format_exc())
+    return BuildError("render", f"{type(error).__name__}: {error}", chapter=str(chapter), log=_rel(log, layout.root))
+
+
 @dataclass
 class BuildReport:
     execute: ExecuteReport
@@ -1029,6 +1226,28 @@ class BuildReport:
     seconds: float
 
 
+def _log_snapshot(layout: Layout) -> dict[str, tuple[int, int, int]]:
+    """The log files there are now, by name, with what tells whether a file was written again since."""
+    snapshot = {}
+    if layout.logs.is_dir():
+        for path in layout.logs.iterdir():
+            with contextlib.suppress(OSError):
+                info = path.stat()
+                if stat.S_ISREG(info.st_mode):
+                    snapshot[path.name] = (info.st_ino, info.st_size, info.st_mtime_ns)
+    return snapshot
+
+
+def remove_older_logs(layout: Layout, before: Mapping[str, tuple[int, int, int]]) -> None:
+    """After a successful build, its logs replace older ones: a log the build did not write again describes a
+    failure that no longer applies. ``before``: :func:`_log_snapshot` from the build's start."""
+    for name, (ino, size, mtime) in _log_snapshot(layout).items():
+        if before.get(name) == (ino, size, mtime):
+            with contextlib.suppress(OSError):
+                (layout.logs / name).unlink()
+
+
+@_locked
 def build(
     root: Path | str | None = None,
     *,
@@ -1047,10 +1266,12 @@ def build(
     """
     start = time.perf_counter()
     layout = Layout(Path(root).resolve() if root else find_project_root())
+    older_logs = _log_snapshot(layout)
     report = execute(
         layout, params=params, jobs=jobs, use_cache=use_cache, validate=validate, warm_kernels=warm_kernels, out=out
     )
     variables = collect_variables(layout)
     write_variables(layout, variables)
     rendered = render_step(layout, formats=formats, variables=variables, render=render, force=not use_cache, out=out)
+    remove_older_logs(layout, older_logs)
     return BuildReport(execute=report, rendered=rendered, seconds=time.perf_counter() - start)

@@ -14,17 +14,21 @@ diff      compare two builds: changed printed values and flipped significances
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import shutil
 import functools
 import hashlib
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from . import __version__
 from . import build as b
+from . import procs
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 # What `preview` watches for changes (relative to the project root).
@@ -51,7 +55,15 @@ def _jobs(text: str) -> int:
     return value
 
 
+def _add_lock_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-wait", action="store_true",
+        help="when another build runs in this checkout, stop at once (exit 1) instead of waiting for it",
+    )
+
+
 def _add_execution_options(parser: argparse.ArgumentParser) -> None:
+    _add_lock_option(parser)
     parser.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE",
         help="notebook parameter (repeatable); each notebook gets the keys its parameters cell declares",
@@ -142,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render the book from the last executed results")
     p.add_argument("--formats", type=_formats, default=b.DEFAULT_FORMATS, metavar="html,pdf")
     _add_engine_option(p)
+    _add_lock_option(p)
 
     p = sub.add_parser("check", help="the study's published figures vs. the values the notebooks compute; exit 1 on a mismatch")
     p.add_argument("--data", type=Path, default=None, metavar="PATH", help="survey file (default: the shipped data)")
@@ -321,11 +334,61 @@ def watch_digest(root: Path) -> str:
     """Content hash of everything preview watches (content, not timestamps: saving unchanged files is no change)."""
     hasher = b.Hasher()
     digests: dict[str, str] = {}
-    for name in WATCHED:
-        path = root / name
-        if path.exists():
-            digests.update(hasher.tree(path, base=root))
+    try:
+        for name in WATCHED:
+            path = root / name
+            if path.exists():
+                digests.update(hasher.tree(path, base=root))
+    except b.BuildError as error:  # an unreadable file: the rebuild reports it; preview keeps serving
+        digests["?"] = str(error)
     return hashlib.sha256(repr(sorted(digests.items())).encode()).hexdigest()
+
+
+def _log_traceback(layout: "b.Layout", name: str, *, append: bool = False) -> Path | None:
+    """Write the current exception's traceback to ``_build/logs/<name>.log``; None when even that fails."""
+    try:
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        path = layout.logs / f"{name}.log"
+        with open(path, "a" if append else "w", encoding="utf-8") as handle:
+            handle.write(traceback.format_exc())
+        return path
+    except OSError:
+        return None
+
+
+def _bind_preview(layout: "b.Layout", port: int) -> Any:
+    """The preview's HTTP server on 127.0.0.1:port, quiet: a malformed request gets its error response, and its
+    traceback goes to _build/logs/preview-requests.log instead of the terminal."""
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def send_head(self) -> Any:
+            try:
+                return super().send_head()
+            except ValueError:  # e.g. "%00" in the path: an answer, not a traceback
+                self.send_error(400, "Bad request path")
+                return None
+
+    class QuietServer(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            _log_traceback(layout, "preview-requests", append=True)
+
+    # A directory *path* (not an open handle) so requests follow _book/ after each swap.
+    handler = functools.partial(QuietHandler, directory=str(layout.book))
+    try:
+        return QuietServer(("127.0.0.1", port), handler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise b.BuildError(
+                "preview", f"port {port} on 127.0.0.1 is in use (another preview?); stop that program or choose "
+                f"another port with --port N"
+            ) from None
+        raise b.BuildError("preview", f"cannot listen on 127.0.0.1:{port}: {error.strerror}; choose another port with --port N") from None
 
 
 def cmd_preview(
@@ -339,8 +402,9 @@ def cmd_preview(
     interval: float = 1.0,
     on_ready: Callable[[int], None] | None = None,
 ) -> int:
-    """Serve the book and rebuild on changes. ``polls`` bounds the loop (tests); None runs until Ctrl-C."""
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+    """Serve the book and rebuild on changes. ``polls`` bounds the loop (tests); None runs until Ctrl-C.
+
+    The port is taken before the first build: a busy port is reported at once, not after a long build."""
 
     def attempt() -> None:
         try:
@@ -348,17 +412,13 @@ def cmd_preview(
         except b.BuildError as error:  # keep serving the last good book
             print(str(error), file=err, flush=True)
 
+    server = _bind_preview(layout, port)
     last = watch_digest(layout.root)  # taken before building, so that edits made during the build count
-    attempt()
-    layout.book.mkdir(exist_ok=True)
-
-    class QuietHandler(SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    # A directory *path* (not an open handle) so requests follow _book/ after each swap.
-    handler = functools.partial(QuietHandler, directory=str(layout.book))
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    try:
+        attempt()
+    except BaseException:
+        server.server_close()
+        raise
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     print(f"preview on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", file=out, flush=True)
@@ -405,6 +465,10 @@ def main(
     layout = b.Layout(root)
     # When io.py exists, the build validates data before executing; an injected loader replaces it.
     validate: Any = loader if loader is not None else True
+    # One build at a time per checkout; preview takes the lock for each rebuild, not while it only serves.
+    def locked() -> contextlib.AbstractContextManager[None]:
+        return procs.build_lock(layout.build, wait=not args.no_wait, err=err)
+
     try:
         if args.command == "validate":
             return cmd_validate(
@@ -428,12 +492,13 @@ def main(
         if args.command in ("build", "render", "preview"):
             render = _engine_render(args, render, out)
         if args.command == "build":
-            report = b.build(
-                root, params=_params(args.param), jobs=args.jobs, formats=args.formats,
-                use_cache=not args.no_cache, render=render, validate=validate, out=out,
-                warm_kernels=False if args.fresh_kernels else None,
-            )
-            _copy_for_quarto(args, layout)
+            with locked():
+                report = b.build(
+                    root, params=_params(args.param), jobs=args.jobs, formats=args.formats,
+                    use_cache=not args.no_cache, render=render, validate=validate, out=out,
+                    warm_kernels=False if args.fresh_kernels else None,
+                )
+                _copy_for_quarto(args, layout)
             print(f"done in {report.seconds:.1f} s -> {b._rel(layout.book, root)}/", file=out)
             if args.compare:
                 return cmd_compare_with_default(layout, out, err)
@@ -441,25 +506,33 @@ def main(
         if args.command == "diff":
             return cmd_diff(args.old, args.new, args.html, out, err)
         if args.command == "execute":
-            b.execute(
-                layout, select=args.notebooks, params=_params(args.param), jobs=args.jobs,
-                use_cache=not args.no_cache, validate=validate, out=out,
-                warm_kernels=False if args.fresh_kernels else None,
-            )
-            b.write_variables(layout, b.collect_variables(layout))
-            _copy_for_quarto(args, layout)
+            with locked():
+                b.execute(
+                    layout, select=args.notebooks, params=_params(args.param), jobs=args.jobs,
+                    use_cache=not args.no_cache, validate=validate, out=out,
+                    warm_kernels=False if args.fresh_kernels else None,
+                )
+                b.write_variables(layout, b.collect_variables(layout))
+                _copy_for_quarto(args, layout)
             return EXIT_OK
         if args.command == "render":
-            b.render_step(layout, formats=args.formats, render=render, force=True, out=out)
+            with locked():
+                b.check_cached_outputs(layout)
+                b.render_step(layout, formats=args.formats, render=render, force=True, out=out)
             return EXIT_OK
         if args.command == "preview":
             params = _params(args.param)
 
             def rebuild() -> None:
-                b.build(
-                    root, params=params, jobs=args.jobs, formats=args.formats, use_cache=not args.no_cache,
-                    render=render, validate=validate, out=out, warm_kernels=False if args.fresh_kernels else None,
-                )
+                with procs.build_lock(layout.build, wait=True, err=err):  # --no-wait applies to the first one
+                    b.build(
+                        root, params=params, jobs=args.jobs, formats=args.formats, use_cache=not args.no_cache,
+                        render=render, validate=validate, out=out, warm_kernels=False if args.fresh_kernels else None,
+                    )
+
+            if args.no_wait:
+                with locked():  # fail now rather than queue behind the running build
+                    pass
 
             return cmd_preview(layout, args.port, rebuild, out, err)
     except b.BuildError as error:
@@ -470,6 +543,17 @@ def main(
         return EXIT_INTERRUPTED
     except ImportError as error:  # a part of the project that is not written yet
         print(f"{args.command} failed: {error}", file=err)
+        return EXIT_FAILED
+    except OSError as error:  # the file system or the network said no: one line, the traceback in the log
+        log = _log_traceback(layout, f"{args.command}-error")
+        where = f" ({error.filename})" if error.filename else ""
+        hint = f"; full traceback: {b._rel(log, root)}" if log else ""
+        print(f"{args.command} failed: {error.strerror or error}{where}{hint}", file=err)
+        return EXIT_FAILED
+    except Exception as error:  # a bug of ours: still one line; the details are in the log
+        log = _log_traceback(layout, f"{args.command}-error")
+        hint = f"; full traceback: {b._rel(log, root)}" if log else ""
+        print(f"{args.command} failed: {type(error).__name__}: {error}{hint}", file=err)
         return EXIT_FAILED
     parser.error(f"unknown command {args.command}")
     return EXIT_FAILED

@@ -32,6 +32,25 @@ from pathlib import Path
 # (ipykernel.debugger pulls in debugpy: a third of a kernel's start-up time.)
 KERNEL_MODULES = ("IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "sqlite3")
 KERNEL_NAME = "python3"
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent(signum: int = signal.SIGKILL, parent: int | None = None) -> None:
+    """Have Linux send ``signum`` to this process when its parent ends, however the parent ends (even by SIGKILL,
+    which leaves no chance to clean up). A no-op where ``prctl`` is missing; the build then ends a stale factory
+    at its next start. ``parent``: the PID expected as parent; if that one ended before the request took effect,
+    end now (the signal would never come)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signum)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -45,8 +64,9 @@ def _send(conn: socket.socket, message: dict) -> None:
         pass
 
 
-def _run_kernel(request: dict, fds: list[int]) -> None:
+def _run_kernel(request: dict, fds: list[int], factory: int) -> None:
     """In the forked child: become the kernel the client asked for, on the client's stdin/stdout/stderr."""
+    die_with_parent(signal.SIGKILL, factory)  # ipykernel's own parent check looks at the client, not at us
     os.setsid()
     for target, fd in enumerate(fds[:3]):
         os.dup2(fd, target)
@@ -75,7 +95,8 @@ def _kill(pid: int) -> None:
             pass
 
 
-def serve(socket_path: str, preload: list[str]) -> None:
+def serve(socket_path: str, preload: list[str], build_pid: int | None = None) -> None:
+    die_with_parent(signal.SIGKILL, build_pid)  # a build killed with SIGKILL takes its factory (and kernels) along
     # Listen first: clients that connect while the modules load wait in the backlog instead of failing.
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
@@ -107,6 +128,7 @@ def serve(socket_path: str, preload: list[str]) -> None:
     selector.register(server, selectors.EVENT_READ, "accept")
     selector.register(wake_r, selectors.EVENT_READ, "signal")
     kernels: dict[int, socket.socket] = {}  # kernel pid -> client connection
+    factory_pid = os.getpid()
     buffers: dict[socket.socket, bytes] = {}
     received_fds: dict[socket.socket, list[int]] = {}
     while not stopping:
@@ -146,7 +168,7 @@ def serve(socket_path: str, preload: list[str]) -> None:
                         code = 0
                         try:
                             server.close()
-                            _run_kernel(request, received_fds[conn])
+                            _run_kernel(request, received_fds[conn], factory_pid)
                         except SystemExit as exit_:
                             code = exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
                         except BaseException:
@@ -180,6 +202,10 @@ def serve(socket_path: str, preload: list[str]) -> None:
 
 
 def client(socket_path: str, argv: list[str]) -> int:
+    # jupyter_client names itself in JPY_PARENT_PID: when that (papermill's) process dies, so does this client,
+    # and the factory then kills the kernel it forked for it.
+    parent = os.environ.get("JPY_PARENT_PID", "")
+    die_with_parent(signal.SIGKILL, int(parent) if parent.isdigit() else None)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(socket_path)
     request = (json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}) + "\n").encode()
@@ -220,6 +246,7 @@ class Factory:
         self._preload = list(preload)
         self._log_path = log_path
         self._dir = Path(tempfile.mkdtemp(prefix="ck-kernels-"))  # short path: unix sockets allow ~100 bytes
+        self.folder = self._dir
         self.socket_path = str(self._dir / "factory.sock")
         self.process: subprocess.Popen | None = None
 
@@ -237,7 +264,7 @@ class Factory:
         (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
         log = open(self._log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-P", script, "serve", self.socket_path, json.dumps(self._preload)],
+            [sys.executable, "-P", script, "serve", self.socket_path, json.dumps(self._preload), str(os.getpid())],
             env={**os.environ, **self._env}, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
         )
         log.close()
@@ -269,6 +296,6 @@ class Factory:
 if __name__ == "__main__":
     mode, socket_path, *rest = sys.argv[1:]
     if mode == "serve":
-        serve(socket_path, json.loads(rest[0]) if rest else [])
+        serve(socket_path, json.loads(rest[0]) if rest else [], int(rest[1]) if len(rest) > 1 else None)
     else:
         sys.exit(client(socket_path, rest))
