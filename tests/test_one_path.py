@@ -89,10 +89,18 @@ def default_values(tmp_path_factory):
     return {nn: run_chapter(nn, folder / "results") for nn in CHAPTERS}
 
 
+def _significant_sets(values) -> tuple[set, set]:
+    """(every significant item, the markers) of a sig_set value: the oracle lists a difference against
+    the study's direction both as item and as "<reversed:item>", a notebook only as the marker."""
+    markers = {str(v) for v in values if str(v).startswith("<")}
+    items = {str(v) for v in values if not str(v).startswith("<")}
+    reversed_items = {m[len("<reversed:"):-1] for m in markers if m.startswith("<reversed:")}
+    return items | reversed_items, markers
+
+
 def _same(fact, notebook, independent) -> bool:
     if isinstance(independent, list):
-        clean = [v for v in independent if not (isinstance(v, str) and v.startswith("<"))]
-        return sorted(map(str, notebook or [])) == sorted(map(str, clean))
+        return _significant_sets(notebook or []) == _significant_sets(independent)
     if isinstance(independent, bool) or isinstance(notebook, bool):
         return bool(notebook) == bool(independent)
     if isinstance(independent, float) and isinstance(notebook, (int, float)):
@@ -145,5 +153,7 @@ def test_parameters_reach_the_values_that_depend_on_them(tmp_path_factory, defau
     # no printed text keeps the default level or a template that reads badly for edge counts
     for nn, t in texts.items():
         for key, text in t.items():
+            if key.startswith("study_"):
+                continue  # what the original study used, quoted as such
             assert "10-%-Niveau" not in text, f"ch{nn}.{key} still prints the default level: {text}"
             assert not re.search(r"\b(\d+) der \1\b", text), f"ch{nn}.{key}: {text}"
