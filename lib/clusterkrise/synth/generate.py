@@ -849,7 +849,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clusterkrise.synth", description="Write the synthetic survey data to data/survey/.")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--out", type=Path, default=SURVEY_DIR)
+    parser.add_argument("--report", action="store_true", help="print the data realism report of --data instead of generating")
+    parser.add_argument("--data", type=Path, default=RESPONSES_PATH, help="respondent table for --report (default: the shipped data)")
     args = parser.parse_args(argv)
+    if args.report:
+        from ..io import load_survey
+        from .report import build_report
+
+        report = build_report(load_survey(args.data))
+        print(report.text())
+        return 0 if report.ok else 1
     responses, open_answers = generate(seed=args.seed)
     for path in write_outputs(responses, open_answers, args.out, args.seed):
         print(f"wrote {path}")
