@@ -76,6 +76,13 @@ class Question:
     max: float | None = None
     # False for reconstructed follow-up questions that Tab. 2 of the study does not list.
     in_questionnaire_table: bool = True
+    # Filter logic of the questionnaire: the question is shown only when the condition holds
+    # ({column, not_in: [codes]} or {column, answered: true}); see clusterkrise.filterlogic.
+    asked_if: dict[str, Any] | None = None
+    # Questions sharing a page number were on one screen; default: one question per page, codebook order.
+    page: int | None = None
+    # True when the items of the battery measure one construct (they should correlate).
+    construct: bool = False
 
     @property
     def columns(self) -> list[str]:
@@ -204,6 +211,9 @@ def parse_codebook(raw: dict[str, Any]) -> Codebook:
                 sum_to=q.get("sum_to"),
                 max=q.get("max"),
                 in_questionnaire_table=bool(q.get("in_questionnaire_table", True)),
+                asked_if=q.get("asked_if"),
+                page=q.get("page"),
+                construct=bool(q.get("construct", False)),
             )
         )
     return Codebook(meta=raw.get("meta") or {}, blocks=raw.get("blocks") or {}, questions=tuple(questions))

@@ -453,6 +453,10 @@ def validate_survey(
     coerced = coerced[ordered]
     coerced.index = original_index
     coerced.attrs = dict(df.attrs)
+    # Filter-logic breaks are a warning, not an error: real survey tools sometimes let them through.
+    from .filterlogic import warn_filter_violations
+
+    warn_filter_violations(coerced, cb, source)
     return coerced
 
 

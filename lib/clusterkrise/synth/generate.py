@@ -50,7 +50,7 @@ HEADER = (
 # study gives only the end points: 143 answered the most-answered question, 100 completed).
 ASSUMED_REACH = {
     "A1": 143, "A2": 143, "A3": 141, "A4": 137, "A5": 137, "A6": 131, "A7": 124, "A8": 120,
-    "B1": 117, "B2": 115, "B3": 113, "B4": 112, "B5": 111, "B6": 111,
+    "B1": 117, "B2": 115, "B3": 114, "B4": 113, "B5": 112, "B6": 112,
     "C1": 110, "C2": 110, "C3": 109, "C4": 109,
     "D1": 108, "D2": 107, "D3": 106, "D4": 105, "D5": 104, "D6": 103, "D6b": 103, "D7": 102,
     "D8": 101, "D9": 101, "D10": 100, "D11": 100,
@@ -90,7 +90,7 @@ A6 = {  # relevance %, mean on 1..10
     "A6_07": (94, 5.6), "A6_08": (81, 4.6), "A6_09": (88, 5.2), "A6_10": (93, 5.7),
 }
 A7_MEANS = {  # mean per affectedness group: (gering, mittel/unbekannt, stark) on -2..+2
-    "A7_01": (0.5, -0.3, -0.9), "A7_02": (0.4, -1.0, -1.5), "A7_03": (1.7, 1.2, 0.8), "A7_04": (1.0, 0.5, 0.0),
+    "A7_01": (0.5, -0.3, -0.5), "A7_02": (0.5, -1.0, -0.5), "A7_03": (1.7, 1.2, 0.8), "A7_04": (1.0, 0.5, 0.0),
     "A7_05": (1.1, 0.6, 0.1), "A7_06": (0.9, 0.5, 0.1), "A7_07": (0.7, 0.2, -0.3),
 }
 B1_MEANS = [7.6, 7.4, 7.0, 6.8, 6.6, 6.5, 6.2, 6.1, 6.0, 5.6, 5.7, 5.4, 5.6, 5.3, 5.0, 4.6, 4.3, 3.8]
@@ -107,6 +107,23 @@ B5_COUNTS = {"B5_02": 89, "B5_03": 88, "B5_04": 74, "B5_05": 30, "B5_06": 29, "B
 C1_COUNTS = {"C1_02": 95, "C1_03": 96, "C1_04": 70, "C1_05": 72, "C1_06": 78, "C1_07": 65, "C1_08": 35, "C1_09": 28, "C1_10": 40}
 C2_COUNTS = {"C2_01": 84, "C2_02": 80, "C2_03": 78, "C2_04": 62, "C2_05": 60, "C2_07": 40, "C2_08": 39, "C2_09": 37}
 C3_SPLIT = {1: 3, 2: None, 4: 39}  # 2 takes the rest of "weaker", 5 the rest of "stronger"
+
+# The respondent model: every interview has latent traits (standard normal) that drive related items,
+# so that a battery's items hang together as real answers do. A slider item is
+#   mean + group shift + LOADING * trait + noise, rounded and clipped to the scale;
+# a yes/no or two-point item is placed by weights exp(LOADING_BINARY * trait + group logit).
+TRAITS = {  # battery -> the trait behind it
+    "A2": "strain", "A4": "member_hardship", "A6": "preparedness", "A7": "cluster_outlook", "B1": "office_capacity",
+    "B5": "networking", "C1": "networking", "C2": "networking",
+}
+LOADING = 1.1  # on top of the item noise, in scale points of a 10-point slider
+LOADING_BINARY = 1.5
+# Significant differences drawn like real ones: the first draw whose U-test lands in this window
+# (p above P_FLOOR: the study only says "significant at 10 %", not overwhelming).
+P_FLOOR = 0.001
+# The study's findings near the line stay there (robustness appendix): (item, grouping) -> p window.
+EFFECT_START = 0.4  # share of an item's nominal group effect at the first draw
+NEAR_LINE = {("A2_05", "financing"): (0.05, 0.10), ("A7_06", "affectedness"): (0.05, 0.10)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -174,6 +191,8 @@ class Generator:
         status = np.array(["completed"] * n_completed + ["cleaned_out"] * N_CLEANED_OUT + ["dropout"] * (n - n_completed - N_CLEANED_OUT))
         rng.shuffle(status)
         self.df["respondent_id"] = np.arange(1, n + 1)
+        trng = self.draws.rng("traits")
+        self.traits = {name: pd.Series(trng.normal(0, 1, n), index=self.df.index) for name in sorted(set(TRAITS.values()) | {"diligence"})}
         self.df["completed"] = (status == "completed").astype(float)
         self.status = pd.Series(status, index=self.df.index)
         kept = self.df.index[status != "cleaned_out"]
@@ -212,8 +231,12 @@ class Generator:
         self.df.loc[cleaned_out, "duration_seconds"] = rng.integers(15, int(min_dur) - 5, len(cleaned_out))
         # Interviews under two minutes often hold a few hasty clicks; cleaning must remove them.
         for idx in cleaned_out:
-            for col in self.cb.items_of("A2")[: rng.integers(0, 4)]:
-                self.df.loc[idx, col] = float(rng.integers(1, 3))
+            k = int(rng.integers(0, 4))
+            for col in self.cb.items_of("A1")[:k]:
+                self.df.loc[idx, col] = float(rng.integers(-2, 3))
+            if k:
+                for col in self.cb.items_of("A2")[: rng.integers(0, 3)]:
+                    self.df.loc[idx, col] = float(rng.integers(1, 3))
         self.df["duration_seconds"] = self.df["duration_seconds"].round()
 
     def reached(self, question: str) -> pd.Index:
@@ -225,12 +248,17 @@ class Generator:
         if n > len(pool):
             raise ValueError(f"{question}: {n} answers but only {len(pool)} reached the question")
         rng = self.draws.rng("answering", question)
+        # Break-off as it happens: who breaks off later answered every page before; the questions
+        # that fewer people answered are skipped by completers, the less diligent ones more often.
+        must = pool[(self.status.reindex(pool) == "dropout").to_numpy()] if not self.cb.question(question).is_open else pool[:0]
+        if len(must) > n:
+            must = pd.Index(rng.choice(must, size=n, replace=False))
+        rest = pool.difference(must)
+        w = np.exp(self.traits["diligence"].reindex(rest).to_numpy())
         if prefer is not None:
-            first = pool.intersection(prefer)
-            rest = pool.difference(prefer)
-            ordered = list(rng.permutation(first)) + list(rng.permutation(rest))
-            return pd.Index(sorted(ordered[:n]))
-        return pd.Index(sorted(rng.choice(pool, size=n, replace=False)))
+            w = w * np.where(rest.isin(prefer), 50.0, 1.0)
+        extra = rng.choice(rest, size=n - len(must), replace=False, p=w / w.sum()) if n > len(must) else []
+        return pd.Index(sorted(list(must) + list(extra)))
 
     # -- block D first: the comparison groups depend on it ------------------------------------------
     def block_d(self) -> None:
@@ -290,7 +318,14 @@ class Generator:
         d10 = self.choose_answering("D10", self.reg.target("abb14_n"))
         codes = [c for c, k in EXPERIENCE_COUNTS.items() for _ in range(k)]
         codes += [5] * (len(d10) - len(codes))
-        self.df.loc[d10, "D10_experience"] = rng.permutation(codes).astype(float)
+        # Years in cluster management grow with age: rank by a noisy age score, so that few under 30
+        # report five years and more.
+        age = self.df.loc[d10, "D9_age"].fillna(3.0).to_numpy()
+        score = age + rng.normal(0, 1.2, len(d10))
+        order = np.argsort(score, kind="stable")
+        placed = np.empty(len(d10))
+        placed[order] = np.sort(codes)
+        self.df.loc[d10, "D10_experience"] = placed
         self._tasks(rng)
 
     def _excellence(self, rng: np.random.Generator) -> None:
@@ -456,7 +491,7 @@ class Generator:
         return made
 
     # -- helpers for items ----------------------------------------------------------------------------
-    def _test_ok(self, values: pd.Series, grouping: pd.Series, want_sig: bool, higher: str | None, *, require_order: bool = False) -> bool:
+    def _test_ok(self, values: pd.Series, grouping: pd.Series, want_sig: bool, higher: str | None, *, require_order: bool = False, window: tuple[float, float] | None = None, exact_not_sig: bool = False) -> bool:
         g = grouping.reindex(values.index)
         cats = list(grouping.cat.categories)
         x = values[(g == cats[0]) & values.notna()]
@@ -467,6 +502,12 @@ class Generator:
         sig = bool(res.p <= ALPHA) if not math.isnan(res.p) else False
         if sig != want_sig:
             return False
+        if want_sig:
+            lo, hi = window or (P_FLOOR, ALPHA)
+            if not lo < res.p <= hi:
+                return False
+            if exact_not_sig and mann_whitney_u(x.to_numpy(float), y.to_numpy(float), method="exact").p <= ALPHA:
+                return False
         if higher is not None and (want_sig or require_order):
             mx, my = x.mean(), y.mean()
             return (mx > my) if higher == cats[0] else (my > mx)
@@ -479,6 +520,10 @@ class Generator:
     def _slider(self, idx: pd.Index, mean: float | np.ndarray, sd: float, lo: int, hi: int, rng: np.random.Generator) -> np.ndarray:
         latent = np.asarray(mean, dtype=float) + rng.normal(0.0, sd, len(idx))
         return np.clip(np.round(latent), lo, hi)
+
+    def _trait(self, idx: pd.Index, question: str, loading: float = LOADING) -> np.ndarray:
+        """The respondent-level part of a battery item: loading x the trait behind the battery."""
+        return loading * self.traits[TRAITS[question]].reindex(idx).to_numpy()
 
     def _shift(self, idx: pd.Index, grouping: pd.Series, higher: str, effect: float) -> np.ndarray:
         """+effect/2 for the higher group, -effect/2 for the other, 0 for respondents outside the grouping."""
@@ -494,16 +539,50 @@ class Generator:
         A check is (grouping, significant?, higher group[, require_order]); `special` is the code of a
         non-rating answer ("nicht relevant"), left out of the tests as the analysis leaves it out.
         """
+        names = {id(v): k for k, v in self.G.items()}
+        windows = [NEAR_LINE.get((name, names.get(id(check[0])))) for check in checks]
+        exact = [(name, names.get(id(check[0]))) == ("A2_05", "financing") for check in checks]
         for draw in range(MAX_DRAWS):
-            values = make(self.draws.rng("item", name, draw), 1.0 + draw / 400)
+            # effects start modest and grow slowly until the published verdicts hold
+            values = make(self.draws.rng("item", name, draw), EFFECT_START + draw / 400)
             rated = values if special is None else values.where(values != special)
-            if all(self._test_ok(rated, *check[:3], require_order=check[3] if len(check) > 3 else require_order) for check in checks) and (extra is None or extra(rated)):
+            if all(
+                self._test_ok(rated, *check[:3], require_order=check[3] if len(check) > 3 else require_order, window=w, exact_not_sig=e)
+                for check, w, e in zip(checks, windows, exact)
+            ) and (extra is None or extra(rated)):
                 return values
         raise RuntimeError(f"could not draw {name} so that all published tests hold after {MAX_DRAWS} draws")
+
+    def _a2_05_strata(self, a2: pd.Index, n_big: int) -> tuple[list[pd.Index], list[tuple[int, int]]]:
+        """A2_05 by financing is a 2x2 table: its U-test depends only on the counts. Keep the counts that
+        print as Abb. 19's words and stay near the line like the study's finding (asymptotically
+        significant, not under the exact test)."""
+        fin = self.G["financing"].reindex(a2)
+        inst_label, other_label = "Größtenteils institutionell finanziert", "Sonstige Finanzierung"
+        inst, other = a2[(fin == inst_label).to_numpy()], a2[(fin == other_label).to_numpy()]
+        rest = a2.difference(inst).difference(other)
+        lo_i, hi_i = self.reg.target("abb19_institutional_pct")
+        lo_o, hi_o = self.reg.target("abb19_other_pct")
+        window = NEAR_LINE[("A2_05", "financing")]
+        feasible = []
+        for ki in range(len(inst) + 1):
+            for ko in range(len(other) + 1):
+                if not (lo_i <= 100 * ki / len(inst) <= hi_i and lo_o <= 100 * ko / len(other) <= hi_o):
+                    continue
+                if not 0 <= n_big - ki - ko <= len(rest):
+                    continue
+                x = np.r_[np.full(ki, 2.0), np.ones(len(inst) - ki)]
+                y = np.r_[np.full(ko, 2.0), np.ones(len(other) - ko)]
+                if window[0] < mann_whitney_u(x, y).p <= window[1] and mann_whitney_u(x, y, method="exact").p > ALPHA:
+                    feasible.append((ki, ko))
+        if not feasible:
+            raise ValueError("no A2_05 counts by financing fit Abb. 19 and the near-the-line verdict")
+        return [inst, other, rest], feasible
 
     # -- block A -----------------------------------------------------------------------------------
     def block_a(self, G: dict[str, pd.Series]) -> None:
         reg, cb = self.reg, self.cb
+        self.G = G
         rng = self.draws.rng("A")
         # A1: personal situation, -2..+2 with "nicht betroffen".
         a1 = self.choose_answering("A1", reg.target("abb16_n"))
@@ -512,8 +591,12 @@ class Generator:
         size = G["office_size"]
         age = G["age"]
         size_sig = set(reg.target("abb16_size_sig"))
+        a1_all = a1
         for col in cb.items_of("A1"):
             share, mean = A1[col]
+            cond = cb.item(col).extra.get("asked_if")
+            # the questionnaire's filter: an item is shown only when its condition holds
+            a1 = a1_all[~self.df.loc[a1_all, cond["column"]].isin(cond["not_in"]).to_numpy()] if cond else a1_all
             n_rel = reg.count(relevance_fact[col], len(a1)) if col in relevance_fact else n_of(share, len(a1))
             weights = None
             if col == "A1_06":  # childcare concerns the younger respondents more (Abb. 17)
@@ -528,6 +611,7 @@ class Generator:
                 return out
 
             self.df.loc[a1, col] = self.draw_item(col, make, [(size, col in size_sig, "Kleine Clustermanagements")], special=special)
+        a1 = a1_all
 
         # A2: small or big challenge; exact counts, group differences by weighted placement.
         a2 = self.choose_answering("A2", reg.target("abb18_n"))
@@ -546,14 +630,25 @@ class Generator:
             n_big = reg.count(count_fact[col], len(a2)) if col in count_fact else n_of(share, len(a2))
             wanted = {g: h for g, h, _ in effects.get(col, [])}
 
-            def make(r, boost, col=col, n_big=n_big):
-                logit = np.zeros(len(a2))
+            strata = self._a2_05_strata(a2, n_big) if col == "A2_05" else [(a2, None)]
+
+            def make(r, boost, col=col, n_big=n_big, strata=strata):
+                logit = self._trait(a2, "A2", LOADING_BINARY)
                 for g, h, strength in effects.get(col, []):
+                    if col == "A2_05" and g == "financing":
+                        continue  # placed by stratum counts below
                     logit += self._shift(a2, G[g], h, 2 * strength * min(boost, 2.0))
-                w = np.exp(logit)
-                big = r.choice(a2, size=n_big, replace=False, p=w / w.sum())
+                w = pd.Series(np.exp(logit), index=a2)
                 out = pd.Series(1.0, index=a2)
-                out.loc[big] = 2.0
+                if col == "A2_05":
+                    counts = strata[1][int(r.integers(len(strata[1])))]
+                    pools = strata[0]
+                    counts = list(counts) + [n_big - sum(counts)]
+                else:
+                    pools, counts = [a2], [n_big]
+                for pool, k in zip(pools, counts):
+                    ww = w.loc[pool].to_numpy()
+                    out.loc[r.choice(pool, size=k, replace=False, p=ww / ww.sum())] = 2.0
                 return out
 
             checks = [(G[g], g in wanted, wanted.get(g)) for g in tested]
@@ -596,7 +691,7 @@ class Generator:
         for col in cb.items_of("A4"):
             def make(r, boost, col=col):
                 effect = 2.0 * boost if col in sig else 0.5
-                return pd.Series(self._slider(a4, A4_MEANS[col] + self._shift(a4, aff, strong, effect), 1.8, 1, 10, r), index=a4)
+                return pd.Series(self._slider(a4, A4_MEANS[col] + self._shift(a4, aff, strong, effect) + self._trait(a4, "A4"), 1.4, 1, 10, r), index=a4)
 
             self.df.loc[a4, col] = self.draw_item(col, make, [(aff, col in sig, strong)], require_order=True)
 
@@ -610,7 +705,7 @@ class Generator:
 
             def make(r, boost, col=col, relevant=relevant, mean=mean):
                 effect = 1.8 * boost if col in sig else 0.0
-                v = self._slider(relevant, mean + self._shift(relevant, aff, low, effect), 2.0, 1, 10, r)
+                v = self._slider(relevant, mean + self._shift(relevant, aff, low, effect) + self._trait(relevant, "A6"), 1.6, 1, 10, r)
                 # every item shows the whole range from "schlecht" to "ausgezeichnet" (Abb. 24)
                 v[r.integers(len(v))] = 1
                 v[r.integers(len(v))] = 10
@@ -628,20 +723,38 @@ class Generator:
         for col in cb.items_of("A7"):
             m_low, m_mid, m_high = A7_MEANS[col]
             g = aff.reindex(a7)
-            means = np.where(g == low, m_low, np.where(g == strong, m_high, m_mid))
+            group_mean = np.where(g == low, m_low, np.where(g == strong, m_high, m_mid))
             extra = None
             if col in ("A7_01", "A7_02"):
                 def extra(v):
                     gg = aff.reindex(v.index)
                     return v[gg == low].mean() > 0 > v[gg == strong].mean()
 
-            self.df.loc[a7, col] = self.draw_item(col, lambda r, b, means=means: pd.Series(self._slider(a7, means, 0.9, -2, 2, r), index=a7), [(aff, True, low)], extra)
+            center = (m_low + m_high) / 2
+            group_mean = np.where((g == low) | (g == strong), group_mean, np.nan)
+
+            def make(r, b, group_mean=group_mean, m_mid=m_mid, center=center):
+                # the compared groups' distance from each other grows with the draws, like every effect here
+                means = np.where(np.isnan(group_mean), m_mid, center + (group_mean - center) * min(1.0, b))
+                return pd.Series(self._slider(a7, means + self._trait(a7, "A7", 0.45), 0.75, -2, 2, r), index=a7)
+
+            self.df.loc[a7, col] = self.draw_item(col, make, [(aff, True, low)], extra)
 
         # A8: pairwise comparisons (no figure in the study).
         a8 = self.choose_answering("A8", ASSUMED_N["A8"])
-        for item in cb.question("A8").items:
-            opts = item.extra["options"]
-            self.df.loc[a8, item.id] = rng.choice(opts, size=len(a8), p=[0.1, 0.3, 0.6] if opts[-1] == 3 else [0.1, 0.4, 0.5]).astype(float)
+        # Each respondent has one order of the three actors; the pairwise answers follow from it (so no
+        # triad is circular), and a few answer "niemand" where they expect help from neither.
+        r8 = self.draws.rng("A8")
+        helpers = np.array([1, 2, 3])  # Bund, Land, Clustermanagement
+        strength = np.array([0.0, 0.5, 1.0])
+        for idx in a8:
+            score = strength + r8.gumbel(0, 1, 3)
+            for item in cb.question("A8").items:
+                a, b = [h for h in item.extra["options"] if h != 0]
+                pick = a if score[a - 1] > score[b - 1] else b
+                if max(score[a - 1], score[b - 1]) < -0.3 and r8.random() < 0.5:
+                    pick = 0
+                self.df.loc[idx, item.id] = float(pick)
 
     # -- block B -------------------------------------------------------------------------------------
     def block_b(self) -> None:
@@ -672,7 +785,7 @@ class Generator:
                 e_fin = (1.8 * boost) if col in fin_sig else 0.3
                 e_size = (1.9 * boost) if col in size_sig else 0.0
                 shift = self._shift(relevant, fin, inst, e_fin) + self._shift(relevant, size, large, e_size)
-                v = self._slider(relevant, mean + shift, 2.0, 1, 10, r)
+                v = self._slider(relevant, mean + shift + self._trait(relevant, "B1"), 1.6, 1, 10, r)
                 out = pd.Series(float(special), index=complete.union(answered_p))
                 out.loc[relevant] = v
                 return out
@@ -740,7 +853,10 @@ class Generator:
         self.df.loc[b4, "B4"] = rng.permutation(values).astype(float)
 
         # B5: topics of cooperation (TinSort yes/no).
-        b5 = self.choose_answering("B5", t("abb33_n"))
+        # the questionnaire's filter: no cooperation (B4 = 0), no page on its topics
+        shown = self.reached("B5")
+        shown = shown[~self.df.loc[shown, "B4"].isin(cb.question("B5").asked_if["not_in"]).to_numpy()]
+        b5 = self.choose_answering("B5", t("abb33_n"), among=shown)
         counts = dict(B5_COUNTS, B5_01=reg.count("abb33_exchange_pct", len(b5)))
         self._tinsort("B5", b5, counts)
 
@@ -749,7 +865,8 @@ class Generator:
             rng = self.draws.rng("tinsort", col)
             must = pd.Index([]) if not forced or col not in forced else forced[col].intersection(idx)
             rest = idx.difference(must)
-            yes = must.union(pd.Index(rng.choice(rest, size=counts[col] - len(must), replace=False)))
+            w = np.exp(self._trait(rest, question, LOADING_BINARY))
+            yes = must.union(pd.Index(rng.choice(rest, size=counts[col] - len(must), replace=False, p=w / w.sum())))
             self.df.loc[idx, col] = 0.0
             self.df.loc[yes, col] = 1.0
 
@@ -849,7 +966,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clusterkrise.synth", description="Write the synthetic survey data to data/survey/.")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--out", type=Path, default=SURVEY_DIR)
+    parser.add_argument("--report", action="store_true", help="print the data realism report of --data instead of generating")
+    parser.add_argument("--data", type=Path, default=RESPONSES_PATH, help="respondent table for --report (default: the shipped data)")
     args = parser.parse_args(argv)
+    if args.report:
+        from ..io import load_survey
+        from .report import build_report
+
+        report = build_report(load_survey(args.data))
+        print(report.text())
+        return 0 if report.ok else 1
     responses, open_answers = generate(seed=args.seed)
     for path in write_outputs(responses, open_answers, args.out, args.seed):
         print(f"wrote {path}")
