@@ -23,6 +23,8 @@ __all__ = [
     "level",
     "german_list",
     "count_of",
+    "in_sentence",
+    "item_list",
 ]
 
 MINUS = "\u2212"
@@ -88,6 +90,47 @@ def german_list(words: Iterable[str], *, empty: str = "keine", conjunction: str 
         return words[0]
     separator = "; " if any("," in w for w in words) else ", "
     return separator.join(words[:-1]) + f" {conjunction} " + words[-1]
+
+
+_ADJECTIVE_ENDINGS = ("e", "er", "es", "en", "em")
+
+
+def _capitalised_word(word: str) -> bool:
+    return word[:1].isalpha() and word[:1].isupper()
+
+
+def in_sentence(label: str) -> str:
+    """An item label as it reads inside a running sentence.
+
+    Labels are written as headings ("Ausfallende analoge Veranstaltungen"); inside a sentence an
+    adjective or participle at the start is written small ("… und ausfallende analoge
+    Veranstaltungen"), while nouns, names and abbreviations keep their capital. A first word counts as
+    adjective when it has an adjective ending and is followed by a noun, directly or after one more
+    such adjective ("Neue Liefer- und Absatzkanäle", "Ausfallende analoge Veranstaltungen"); so
+    "Austritte von Mitgliedern" or "Unternehmensvorstellungen (Pitch)" stay as they are.
+    """
+    words = label.split()
+    if len(words) < 2 or not _capitalised_word(words[0]) or words[0].isupper():
+        return label
+    first = words[0]
+    if not first.isalpha() or not first.lower().endswith(_ADJECTIVE_ENDINGS):
+        return label
+    second = words[1]
+    follows_noun = _capitalised_word(second) or (
+        second.isalpha() and second.islower() and second.endswith(_ADJECTIVE_ENDINGS)
+        and len(words) > 2 and _capitalised_word(words[2])
+    )
+    return first[:1].lower() + label[1:] if follows_noun else label
+
+
+def item_list(labels: Iterable[str], *, empty: str = "keine", conjunction: str = "und") -> str:
+    """Item labels as a list inside a sentence: :func:`german_list` of :func:`in_sentence` labels.
+
+    A single label is left as written, because the prose quotes a lone item („…“)."""
+    labels = [str(w) for w in labels]
+    if len(labels) < 2:
+        return german_list(labels, empty=empty, conjunction=conjunction)
+    return german_list([in_sentence(w) for w in labels], empty=empty, conjunction=conjunction)
 
 
 def count_of(k: int, n: int, singular: str, plural: str, *, genus: str = "n") -> str:

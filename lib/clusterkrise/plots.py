@@ -386,8 +386,11 @@ def _bar_labels(ax, bars, values, *, min_share: float = 0.0, inside: bool = Fals
         if inside:
             x = bar.get_x() + bar.get_width() / 2
             colour = _text_colour_on(colours[i]) if colours else "black"
-            ax.text(x, bar.get_y() + bar.get_height() / 2, format_percent(v, decimals),
-                    ha="center", va="center", fontsize=7, color=colour)
+            text = ax.text(x, bar.get_y() + bar.get_height() / 2, format_percent(v, decimals),
+                           ha="center", va="center", fontsize=7, color=colour)
+            # Whether the label fits its segment is known only once the figure is laid out;
+            # save_figure drops the ones that would spill into the neighbouring segment.
+            ax.__dict__.setdefault("_inside_labels", []).append((text, bar))
         else:
             ax.text(bar.get_x() + bar.get_width(), bar.get_y() + bar.get_height() / 2,
                     " " + format_percent(v, decimals), ha="left", va="center", fontsize=7.5)
@@ -459,9 +462,11 @@ def dot_plot_means(
             handles += [
                 Line2D([], [], ls="", marker="v", ms=6, color=light, mec=dark, label=name_1),
                 Line2D([], [], ls="", marker="s", ms=5, color=dark, label=name_2),
-                Line2D([], [], ls="", marker="s", ms=5, color=grey_dark,
-                       label=_not_significant_label(_checked_alpha(utest, alpha))),
             ]
+            # the grey key only where a grey marker is drawn
+            if not all(sig):
+                handles.append(Line2D([], [], ls="", marker="s", ms=5, color=grey_dark,
+                                      label=_not_significant_label(_checked_alpha(utest, alpha))))
 
         ax.plot(means, y, color=main, lw=1.4, zorder=4)
         ax.scatter(means, y, s=30, color=main, edgecolor="white", linewidth=0.6, zorder=5)
@@ -549,8 +554,9 @@ def grouped_bars(
         handles = [
             Patch(color=light, label=name_1),
             Patch(color=dark, label=name_2),
-            Patch(color=grey_dark, label=_not_significant_label(_checked_alpha(utest, alpha))),
         ]
+        if not all(sig):  # the grey key only where a grey bar is drawn
+            handles.append(Patch(color=grey_dark, label=_not_significant_label(_checked_alpha(utest, alpha))))
         fig.legend(handles=handles, loc="outside lower center", ncol=_legend_columns(handles))
         return fig
 
@@ -992,6 +998,23 @@ def _looks_like_texts(series: pd.Series) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
+def _fit_inside_labels(fig: Figure) -> None:
+    """Remove labels inside bar segments that are wider than their segment ("15 %9 %")."""
+    labelled = [pair for ax in fig.axes for pair in ax.__dict__.get("_inside_labels", [])]
+    if not labelled:
+        return
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()  # runs the constrained layout, so the extents below are the final ones
+    renderer = canvas.get_renderer()
+    for text, bar in labelled:
+        if text.get_window_extent(renderer).width + 2 > bar.get_window_extent(renderer).width:
+            text.remove()
+    for ax in fig.axes:
+        ax.__dict__.pop("_inside_labels", None)
+
+
 def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str) -> tuple[Path, Path]:
     """Write ``<stem>.svg`` (vector, print) and ``<stem>.png`` (200 dpi); return both paths.
 
@@ -1008,6 +1031,7 @@ def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str) -> tuple[P
     stem.parent.mkdir(parents=True, exist_ok=True)
     svg, png = stem.with_name(stem.name + ".svg"), stem.with_name(stem.name + ".png")
     with use_house_style():
+        _fit_inside_labels(fig)
         fig.savefig(svg, format="svg",
                     metadata={"Date": None, "Creator": None, "Description": alt_text})
         fig.savefig(png, format="png", dpi=200,

@@ -142,6 +142,14 @@ def conflicts(facts: list[Fact] | None = None) -> list[Fact]:
     return [f for f in (facts or load_facts()) if f.conflict]
 
 
+def _printed_decimals(value: int | float) -> int:
+    """The decimals the study printed: the registry keeps ``published`` as printed ("65 Prozent" is 65,
+    "30,2 Prozent" is 30.2), while ``decimals`` is the precision of the check and may be finer."""
+    if isinstance(value, int) or float(value).is_integer():
+        return 0
+    return len(repr(float(value)).split(".")[1])
+
+
 def published_text(facts: list[Fact] | None = None) -> dict[str, str]:
     """The study's printed numbers as German text, by fact id (``{{< var study.<id> >}}``)."""
     out: dict[str, str] = {}
@@ -150,7 +158,7 @@ def published_text(facts: list[Fact] | None = None) -> dict[str, str]:
         if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
             continue
         if isinstance(value, (int, float)):
-            out[fact.id] = fmt.number(value, fact.decimals or 0)
+            out[fact.id] = fmt.number(value, _printed_decimals(value))
         else:
             out[fact.id] = str(value)
     return out

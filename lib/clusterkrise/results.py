@@ -103,9 +103,10 @@ class ChapterResults:
         return text
 
     def items(self, key: str, items: Iterable[str], labels: Mapping[str, str], *, empty: str = "keine") -> list[str]:
-        """A set of items: raw the sorted item ids, printed their labels as a German list."""
+        """A set of items: raw the sorted item ids, printed their labels as a list inside a sentence
+        (:func:`clusterkrise.formatting.item_list`)."""
         items = list(items)
-        self.value(key, sorted(items), fmt.german_list([labels[i] for i in items], empty=empty), "items")
+        self.value(key, sorted(items), fmt.item_list([labels[i] for i in items], empty=empty), "items")
         return items
 
     def flag(self, key: str, value: bool) -> bool:
