@@ -109,6 +109,30 @@ class ChapterResults:
         self.value(key, sorted(items), fmt.item_list([labels[i] for i in items], empty=empty), "items")
         return items
 
+    def ranked(self, key: str, stats: "pd.Series", k: int, labels: Mapping[str, str], *, lowest: bool = False,
+               ordered: bool = False) -> list[str]:
+        """The ``k`` items with the highest (``lowest``: lowest) statistic, as a statement such as "the
+        three greatest challenges" names them.
+
+        Printed: their labels, best first. Raw: their ids (sorted, or in rank order with ``ordered``),
+        plus ``"<tie>"`` when the ranking is ambiguous -- another item ties with the last one picked
+        (``ordered``: any tie among the first k + 1) -- so the check names data where the statement
+        cannot be made as printed instead of passing on an arbitrary pick.
+        """
+        if ordered:
+            ranking = stats.sort_values(ascending=lowest, kind="stable")
+            picked = list(ranking.index[:k])
+            tie = bool(ranking.iloc[: k + 1].duplicated().any())
+            raw = list(picked)
+        else:
+            chosen = stats.nsmallest(k) if lowest else stats.nlargest(k)
+            picked = list(chosen.index)
+            rest = stats.drop(chosen.index)
+            tie = bool(len(rest) and len(chosen) and (rest == chosen.iloc[-1]).any())
+            raw = sorted(picked)
+        self.value(key, raw + (["<tie>"] if tie else []), fmt.item_list([labels[i] for i in picked]), "items")
+        return picked
+
     def flag(self, key: str, value: bool) -> bool:
         """A yes/no finding (checked, never printed as such)."""
         self.value(key, bool(value), None, "flag")
