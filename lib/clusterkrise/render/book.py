@@ -322,7 +322,8 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     with_blocks["pandoc-api-version"] = probe["pandoc-api-version"]
     meta_file = _metadata_file(cfg, staging)
     filtered = run_pandoc(
-        ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER), "--citeproc"],
+        # the filter runs citeproc itself, as its last step (it then marks each entry's language)
+        ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER)],
         step="pandoc-filter",
         file="book (all chapters)",
         stdin=json.dumps(with_blocks),
