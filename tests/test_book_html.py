@@ -193,7 +193,9 @@ def test_one_page_per_chapter(books):
     from clusterkrise.render import load_config
 
     chapters = load_config(ROOT).chapters
-    assert len(list(books["real"].glob("*.html"))) == len(chapters)
+    # one page per chapter and the list of figures and tables
+    assert len(list(books["real"].glob("*.html"))) == len(chapters) + 1
+    assert (books["real"] / "verzeichnisse.html").is_file()
     assert (books["real"] / "index.html").is_file()
 
 
@@ -231,3 +233,124 @@ def test_internal_links_point_at_existing_pages_and_ids(browsed):
             if parts.fragment:
                 ids = re.findall(r'\bid="([^"]+)"', target.read_text(encoding="utf-8"))
                 assert parts.fragment in ids, f"{page.name}: link {href} points at a missing id"
+
+
+# --- the real book on a phone (390 CSS px) and on a desktop ---------------------------------
+
+LAYOUT_PROBE = """JSON.stringify((() => {
+  const main = document.querySelector('main');
+  const firstText = Array.from(main.querySelectorAll('p, li')).find(p => !p.closest('nav, header') && p.offsetParent !== null && p.textContent.trim());
+  const charts = Array.from(document.querySelectorAll('figure svg.chart'));
+  const sizes = charts.flatMap(svg => Array.from(svg.querySelectorAll('text')).filter(t => t.textContent.trim())
+      .map(t => ({fig: svg.closest('figure').id, px: t.getBoundingClientRect().height ? parseFloat(getComputedStyle(t).fontSize) * svg.getScreenCTM().a : 0})));
+  const figures = Array.from(document.querySelectorAll('main figure[id^="fig-"]')).map(f => ({
+      id: f.id,
+      label: (f.querySelector('svg.chart') || {getAttribute: () => ''}).getAttribute('aria-label') || (f.querySelector('img') || {alt: ''}).alt,
+      cells: Array.from(f.querySelectorAll('details.figure-data td')).map(td => td.textContent),
+      csv: Array.from(f.querySelectorAll('details.figure-data a[href$=".csv"]')).map(a => a.getAttribute('href'))}));
+  const narrowNav = document.querySelector('details.nav-narrow');
+  return {
+    viewport: window.innerWidth,
+    pageWidth: document.documentElement.scrollWidth,
+    firstTextTop: firstText ? firstText.getBoundingClientRect().top : null,
+    screen: window.innerHeight,
+    navOpen: narrowNav ? narrowNav.open : null,
+    navVisible: narrowNav ? narrowNav.offsetParent !== null : false,
+    sideNavVisible: document.querySelector('nav.book-toc').offsetParent !== null,
+    chartText: sizes,
+    figures: figures,
+    tablesUnwrapped: Array.from(main.querySelectorAll('table')).filter(t => !t.parentElement.classList.contains('table-scroll')).length,
+  };
+})())"""
+
+
+async def measure_pages(ws_url: str, pages: list[Path], width: int, height: int) -> dict[str, dict]:
+    results = {}
+    async with DevTools(ws_url) as dt:
+        target = (await dt.call("Target.createTarget", {"url": "about:blank"}))["targetId"]
+        session = (await dt.call("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
+        await dt.call("Page.enable", session=session)
+        await dt.call("Emulation.setDeviceMetricsOverride",
+                      {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}, session=session)
+        for page in pages:
+            dt.events.clear()
+            await dt.call("Page.navigate", {"url": page.as_uri()}, session=session)
+            await dt.wait_for("Page.loadEventFired", session)
+            await dt.call("Runtime.evaluate", {"expression": "document.fonts.ready", "awaitPromise": True}, session=session)
+            probe = await dt.call("Runtime.evaluate", {"expression": LAYOUT_PROBE, "returnByValue": True}, session=session)
+            results[page.name] = json.loads(probe["result"]["value"])
+        await dt.call("Target.closeTarget", {"targetId": target})
+    return results
+
+
+def run_layout(chromium: str, pages: list[Path], profile: Path, width: int, height: int) -> dict[str, dict]:
+    profile.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        for _ in range(300):
+            if port_file.is_file() and len(port_file.read_text().splitlines()) >= 2:
+                break
+            if proc.poll() is not None:
+                pytest.fail(f"chromium exited with {proc.returncode} before opening DevTools")
+            time.sleep(0.1)
+        else:
+            pytest.fail("chromium did not open the DevTools port")
+        port, path = port_file.read_text().splitlines()[:2]
+        return asyncio.run(measure_pages(f"ws://127.0.0.1:{port}{path}", pages, width, height))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def phone(books, chromium, tmp_path_factory):
+    pages = sorted(books["real"].glob("*.html"))
+    return run_layout(chromium, pages, tmp_path_factory.mktemp("phone"), 390, 844)
+
+
+def test_phone_chart_text_is_at_least_11_css_px(phone):
+    measured = [t for res in phone.values() for t in res["chartText"]]
+    assert len(measured) > 100, "no chart text found: charts must be inline SVG with real text"
+    small = sorted({(t["fig"], round(t["px"], 1)) for t in measured if t["px"] < 11 - 0.05})
+    assert small == [], f"chart text under 11 CSS px at 390 px width: {small[:10]}"
+
+
+def test_phone_chapter_text_starts_on_the_first_screen(phone):
+    for page, res in phone.items():
+        assert res["navVisible"] and not res["navOpen"], f"{page}: the chapter list is not folded on a phone"
+        assert not res["sideNavVisible"], f"{page}: the side chapter list shows on a phone"
+        assert res["firstTextTop"] is not None and res["firstTextTop"] < res["screen"], \
+            f"{page}: the text starts at {res['firstTextTop']} px, below the first screen ({res['screen']} px)"
+        assert res["pageWidth"] <= res["viewport"], f"{page}: the page is {res['pageWidth']} px wide on a {res['viewport']} px screen"
+        assert res["tablesUnwrapped"] == 0, f"{page}: a table without a scroll box"
+
+
+def test_every_figure_has_its_values_as_text(phone, books):
+    figures = [(page, fig) for page, res in phone.items() for fig in res["figures"]]
+    assert len(figures) >= 40
+    for page, fig in figures:
+        assert fig["cells"], f"{page}: {fig['id']} has no data table"
+        assert any(c.strip() for c in fig["cells"]), f"{page}: {fig['id']} has an empty data table"
+        assert fig["csv"] and (books["real"] / fig["csv"][0]).is_file(), f"{page}: {fig['id']} has no CSV link"
+        assert len(fig["label"]) > 40, f"{page}: {fig['id']} has no describing alt text: {fig['label']!r}"
+
+
+def test_lists_of_figures_and_tables_link_every_figure(books):
+    lists = (books["real"] / "verzeichnisse.html").read_text(encoding="utf-8")
+    pages = {p.name: p.read_text(encoding="utf-8") for p in books["real"].glob("*.html")}
+    ids = {(name, i) for name, text in pages.items() if name != "verzeichnisse.html"
+           for i in re.findall(r'<(?:figure|div) id="((?:fig|tbl)-[^"]+)"', text)}
+    links = set(re.findall(r'href="([^"#]+)#((?:fig|tbl)-[^"]+)"', lists))
+    assert ids and ids <= links, f"not in the list of figures and tables: {sorted(ids - links)[:5]}"
+
+
+def test_desktop_shows_the_side_list(books, chromium, tmp_path_factory):
+    res = run_layout(chromium, [books["real"] / "07-neue-situation.html"], tmp_path_factory.mktemp("desk"), 1280, 900)
+    page = res["07-neue-situation.html"]
+    assert page["sideNavVisible"] and not page["navVisible"]
+    assert page["pageWidth"] <= page["viewport"]

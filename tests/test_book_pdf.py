@@ -150,3 +150,83 @@ def test_fixture_book_numbers_figures_and_tables_as_labelled(tmp_path):
     body = " ".join(pages)
     assert "siehe Abb. 3 und Tab. 2 sowie Kap. 1" in body
     assert "Randnotiz zum Start" in body and "37,5 Prozent" in body
+
+
+# --- page make-up ----------------------------------------------------------------------------
+
+CM = 72 / 2.54
+# the body area of book.typ's page (top and bottom margins); the running head and the page number
+# lie outside it
+BODY_TOP, BODY_BOTTOM = 2.4 * CM, 2.6 * CM
+
+
+def page_fill(pdf_path: Path) -> list[dict]:
+    """Per page: how far down the body area text and graphics reach (0..1), whether a chapter opens
+    on it (its 18 pt heading), whether it is a notes page, and its printed page label."""
+    import pdfplumber
+
+    labels = pypdf.PdfReader(pdf_path).page_labels
+    out = []
+    with pdfplumber.open(pdf_path) as pdf:
+        for i, page in enumerate(pdf.pages):
+            top, bottom = BODY_TOP, page.height - BODY_BOTTOM
+            marks = [o for o in (*page.chars, *page.rects, *page.curves, *page.lines, *page.images)
+                     if o["top"] >= top - 2 and o["bottom"] <= bottom + 2]
+            low = max((o["bottom"] for o in marks), default=top)
+            out.append({
+                "page": i + 1, "label": labels[i], "fill": (low - top) / (bottom - top),
+                "chapter_start": any(c["size"] >= 17 for c in page.chars),
+                "notes": "Notizen:" in (page.extract_text() or ""),
+            })
+    return out
+
+
+def test_no_body_page_is_more_than_half_empty(pdfs):
+    pages = page_fill(pdfs[0])
+    body = [p for p in pages if p["label"].isdigit()]
+    assert len(body) > 50, "body pages (arabic numbers) not found"
+    loose = []
+    for p, nxt in zip(body, [*body[1:], None]):
+        if nxt is None or nxt["chapter_start"] or nxt["notes"] or p["notes"]:
+            continue  # before a chapter start or a notes page, and a notes page itself
+        if p["fill"] < 0.5:
+            loose.append((p["label"], round(p["fill"], 2)))
+    assert loose == [], f"body pages more than half empty (page label, filled share): {loose}"
+
+
+def test_page_fill_measure_sees_an_empty_page(tmp_path):
+    # the measure itself: a page with two lines is nearly empty, a page of text is full
+    import typst
+
+    src = tmp_path / "t.typ"
+    src.write_text('#set page(paper: "a4", margin: (top: 2.4cm, bottom: 2.6cm), numbering: "1")\n'
+                   "Zwei Zeilen.\n\nNoch eine.\n#pagebreak()\n" + "Text. " * 900 + "\n", encoding="utf-8")
+    pdf = tmp_path / "t.pdf"
+    pdf.write_bytes(typst.compile(str(src)))
+    fill = [p["fill"] for p in page_fill(pdf)]
+    assert fill[0] < 0.1 and fill[1] > 0.9
+
+
+def test_tables_have_unhyphenated_headers_and_a_caption_above(pages):
+    text = " ".join(pages)
+    for header in ("Insgesamt", "Anforderungen", "Spitzencluster"):
+        assert header in text
+    for broken in ("Ins- ge", "Ins-ge", "zu-geord", "An-forde"):
+        assert broken not in text, f"hyphenated table header: {broken}"
+
+
+def test_tab_6_has_a_key_to_its_arrows(pages):
+    from clusterkrise import descriptives
+
+    text = " ".join(pages)
+    at = text.find("Tab. 6:")
+    assert at >= 0
+    assert normalise(descriptives.trend_arrow_key()) in text
+
+
+def test_bibliography_entries_carry_a_language(pages):
+    bib = (ROOT / load_config(ROOT).raw["bibliography"]).read_text(encoding="utf-8")
+    entries = re.findall(r"@\w+\{([^,]+),(.*?)\n\}", bib, flags=re.S)
+    assert entries and [k for k, body in entries if "langid" not in body] == []
+    text = " ".join(pages)
+    assert "Vortrag Auf Der" not in text and "(BMWI), und" not in text

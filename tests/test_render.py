@@ -305,4 +305,26 @@ def test_callout_keeps_its_title_in_both_formats(tmp_path):
     html = run_filter(text, "html5", tmp_path)
     assert "<strong>Hinweis zur Datenlage</strong>" in html and 'class="callout callout-note"' in html
     typst = run_filter(text, "typst", tmp_path)
-    assert "#callout-box[" in typst and "Hinweis zur Datenlage" in typst
+    # a short box is kept on one page, a long one may break
+    assert "#callout-box(breakable: false)[" in typst and "Hinweis zur Datenlage" in typst
+    long = run_filter(text.replace("Die Tabelle ergibt einen anderen Wert.", "Ein langer Hinweis. " * 80), "typst", tmp_path)
+    assert "#callout-box(breakable: true)[" in long
+
+
+def test_margin_note_sits_in_its_paragraph_for_typst(tmp_path):
+    text = "[Randnotiz]{.aside} Der Absatz dazu.\n"
+    typst = run_filter(text, "typst", tmp_path)
+    assert "#margin-note[Randnotiz]Der Absatz dazu." in typst.replace("\n", "")
+    html = run_filter(text, "html5", tmp_path)
+    assert html.index('<aside class="margin-note">Randnotiz</aside>') < html.index("<p>Der Absatz dazu.")
+
+
+def test_numbered_items_in_a_table_cell_go_one_per_line(tmp_path):
+    text = "| A | B |\n|---|---|\n| x | (1) eins (2) zwei (3) drei |\n"
+    html = run_filter(text, "html5", tmp_path)
+    assert "(1) eins<br />\n(2) zwei<br />\n(3) drei" in html
+
+
+def test_english_span_hyphenates_as_english_in_typst(tmp_path):
+    typst = run_filter("Das Motto [Beyond Remote]{lang=en} gilt.\n", "typst", tmp_path)
+    assert '#text(lang: "en")[' in typst

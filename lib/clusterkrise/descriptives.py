@@ -370,6 +370,22 @@ TREND_ARROWS = ((1.0, "↑"), (0.3, "↗"), (-0.3, "→"), (-1.0, "↘"))
 TREND_ARROW_BOTTOM = "↓"
 
 
+def trend_arrow_key() -> str:
+    """The key to the Tab. 6 arrows, read from ``TREND_ARROWS`` (so key and table cannot disagree)."""
+    from .formatting import signed
+
+    parts = []
+    upper = None
+    for lower, arrow in TREND_ARROWS:
+        if upper is None:
+            parts.append(f"{arrow} ab {signed(lower)}")
+        else:
+            parts.append(f"{arrow} {signed(lower)} bis unter {signed(upper)}")
+        upper = lower
+    parts.append(f"{TREND_ARROW_BOTTOM} unter {signed(upper)}")
+    return "Pfeile (mittlere Veränderung der Nutzung): " + "; ".join(parts) + "."
+
+
 def trend_arrow(mean_change: float) -> str:
     """The Tab. 6 arrow for a mean change of use (see ``TREND_ARROWS``); "?" without a mean."""
     if mean_change is None or (isinstance(mean_change, float) and math.isnan(mean_change)):

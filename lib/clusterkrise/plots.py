@@ -13,11 +13,12 @@ Conventions
 * Labels are German, numbers use a decimal comma and a real minus sign.
 * Text is rendered with DejaVu Sans from matplotlib's own ``mpl-data`` folder, never a system font.
 
-Output format decision (``svg.fonttype = "path"``): glyphs become vector outlines. The files then do
-not depend on any font being installed where the book is rendered (Typst or a browser), and the same
-data give the same bytes. Text in the SVG is not selectable; the alternative text passed to
-:func:`save_figure` is stored in the SVG and PNG metadata instead and belongs next to the figure in
-the book.
+Output format decision (``svg.fonttype = "none"``): text stays text in the SVG, naming DejaVu Sans.
+Typst draws it with the DejaVu Sans it is given (the font of matplotlib's wheel, see
+``clusterkrise.render.book.font_dirs``) and the HTML edition ships the same font file with an
+``@font-face`` rule, so the figure looks the same in both and its labels can be searched, selected
+and read out in the browser. The same data give the same bytes. The alternative text passed to
+:func:`save_figure` is stored in the SVG and PNG metadata and belongs next to the figure in the book.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ HOUSE_RC: dict[str, object] = {
     "figure.dpi": 100,
     "savefig.dpi": 200,
     "savefig.facecolor": "white",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",  # real text (see the module docstring); DejaVu Sans is shipped with the book
     "svg.hashsalt": "clusterkrise",  # fixed ids in the SVG instead of random ones
     "svg.image_inline": True,
     "path.simplify": True,
@@ -1019,7 +1020,7 @@ def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str) -> tuple[P
     """Write ``<stem>.svg`` (vector, print) and ``<stem>.png`` (200 dpi); return both paths.
 
     Equal figures give byte-identical files: fixed SVG hash salt, no creation date, no software
-    tag, glyphs as paths. The alternative text goes into both files' metadata ("Description").
+    tag; text as text in DejaVu Sans (``svg.fonttype: none``). The alternative text goes into both files' metadata ("Description").
     """
     if not isinstance(fig, Figure):
         raise TypeError(f"save_figure: expected a matplotlib Figure, got {type(fig).__name__}")

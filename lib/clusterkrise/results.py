@@ -159,15 +159,16 @@ class ChapterResults:
         display(SVG(filename=str(svg)))
 
     def table(self, label: str, shown: pd.DataFrame, *, n: int | None = None, data: pd.DataFrame | None = None,
-              utest: pd.DataFrame | None = None) -> None:
-        """Save table ``label`` ("tab-05") as CSV (tidy values) and display ``shown`` as Markdown."""
+              utest: pd.DataFrame | None = None, note: str | None = None) -> None:
+        """Save table ``label`` ("tab-05") as CSV (tidy values) and display ``shown`` as Markdown;
+        ``note`` (e.g. the key to its symbols) is shown under the table, in the same output."""
         from IPython.display import Markdown, display
 
         if n is not None:
             self.count(f"{label.replace('-', '')}_n", n)
         self._write_csv((self.out / label).with_suffix(".csv"), data if data is not None else shown, utest)
         self.produced.append(label)
-        display(Markdown(markdown_table(shown)))
+        display(Markdown(markdown_table(shown) + (f"\n\n{note}\n" if note else "")))
 
     def _write_csv(self, path: Path, data: pd.DataFrame, utest: pd.DataFrame | None) -> None:
         frame = data.copy()

@@ -322,7 +322,8 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     with_blocks["pandoc-api-version"] = probe["pandoc-api-version"]
     meta_file = _metadata_file(cfg, staging)
     filtered = run_pandoc(
-        ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER), "--citeproc"],
+        # the filter runs citeproc itself, as its last step (it then marks each entry's language)
+        ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER)],
         step="pandoc-filter",
         file="book (all chapters)",
         stdin=json.dumps(with_blocks),
@@ -379,8 +380,151 @@ def _pager_html(prev: Chapter | None, nxt: Chapter | None) -> str:
     return "\n".join(parts)
 
 
+
+# --------------------------------------------------------------------------------------------
+# HTML: figures as inline SVG with real text, their data, scrollable tables, the list of figures
+
+# Smallest size of chart text on a screen (CSS px); a figure is never shown narrower than this allows
+# and scrolls sideways inside its column instead.
+MIN_CHART_TEXT_PX = 11
+LISTS_PAGE = "verzeichnisse.html"
+LISTS_TITLE = "Abbildungen und Tabellen"
+FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE_DEJAVU")
+
+_FIGURE_IMG = re.compile(
+    r'<figure id="(?P<id>fig-[^"]+)">\s*<img src="(?P<src>figures/[^"]+\.svg)"\s*alt="(?P<alt>[^"]*)"\s*/>',
+    re.S)
+_FONT_SIZE = re.compile(r"font(?:-size)?:\s*(?:[a-z]+\s+)*(?P<size>\d+(?:\.\d+)?)px")
+
+
+def svg_min_width(svg: str) -> float | None:
+    """CSS px below which the SVG's smallest text would be under MIN_CHART_TEXT_PX, or None when
+    the SVG has no text. Sizes are in the viewBox's units, as matplotlib writes them."""
+    sizes = [float(m.group("size")) for m in _FONT_SIZE.finditer(svg)]
+    box = re.search(r'viewBox="[\d.\-]+ [\d.\-]+ (?P<w>[\d.]+) [\d.]+"', svg)
+    if not sizes or not box:
+        return None
+    return MIN_CHART_TEXT_PX * float(box.group("w")) / min(sizes)
+
+
+def inline_svg(svg: str, prefix: str, label: str) -> str:
+    """An SVG file as an element of the page: no XML prolog, ids unique on the page, scaled by CSS,
+    announced as one image with ``label``."""
+    svg = re.sub(r"^.*?(?=<svg\b)", "", svg, flags=re.S)
+    ids = re.findall(r'\bid="([^"]+)"', svg)
+    for ident in sorted(set(ids), key=len, reverse=True):
+        svg = svg.replace(f'id="{ident}"', f'id="{prefix}-{ident}"')
+        svg = svg.replace(f"#{ident})", f"#{prefix}-{ident})").replace(f'"#{ident}"', f'"#{prefix}-{ident}"')
+    min_width = svg_min_width(svg)
+    style = f' style="min-width: {min_width:.0f}px"' if min_width else ""
+    svg = re.sub(r'<svg\b([^>]*?)\swidth="[^"]*"', r"<svg\1", svg, count=1)
+    svg = re.sub(r'<svg\b([^>]*?)\sheight="[^"]*"', r"<svg\1", svg, count=1)
+    return svg.replace("<svg", f'<svg class="chart" role="img" aria-label="{label}"{style}', 1)
+
+
+def data_table_html(csv_path: Path) -> str:
+    """The figure's tidy values as HTML tables: the plotted values, then the U-tests where present;
+    columns that are empty in a part are left out."""
+    import pandas as pd
+
+    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    parts = [("", frame)]
+    if "section" in frame.columns:
+        parts = [(name, part.drop(columns="section")) for name, part in frame.groupby("section", sort=False)]
+    out = []
+    for name, part in parts:
+        part = part.loc[:, (part != "").any(axis=0)]
+        caption = {"values": "Werte", "utest": "U-Tests"}.get(name, "")
+        table = part.to_html(index=False, border=0, classes="figure-data-table", escape=True)
+        if caption:
+            table = table.replace(">", f"><caption>{caption}</caption>", 1)
+        out.append('<div class="table-scroll">' + table + "</div>")
+    return "\n".join(out)
+
+
+def wrap_tables(body: str) -> str:
+    """Every table in a horizontally scrolling box, so a wide table never widens the page."""
+    out, pos = [], 0
+    for m in re.finditer(r"<table\b.*?</table>", body, flags=re.S):
+        before = body[max(0, m.start() - 40):m.start()]
+        out.append(body[pos:m.start()])
+        out.append(m.group(0) if 'class="table-scroll">' in before else f'<div class="table-scroll">{m.group(0)}</div>')
+        pos = m.end()
+    out.append(body[pos:])
+    return "".join(out)
+
+
+def figures_html(body: str, out_dir: Path, results_dir: Path | None, data_dir: Path) -> str:
+    """Inline every SVG figure and put its data behind it (a collapsible table and the CSV)."""
+
+    def replace(m: re.Match) -> str:
+        ident, src, alt = m.group("id"), m.group("src"), m.group("alt")
+        svg = (out_dir / src).read_text(encoding="utf-8")
+        label = ident.removeprefix("fig-")
+        csv = next(iter(sorted(results_dir.glob(f"*/{label}.csv"))), None) if results_dir else None
+        note = " Die Werte stehen in der Tabelle unter der Abbildung." if csv else ""
+        head = f'<figure id="{ident}">\n<div class="figure-scroll">{inline_svg(svg, ident, alt + html.escape(note))}</div>'
+        if csv is None:
+            return head
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(csv, data_dir / csv.name)
+        caption_end = body.find("</figcaption>", m.end())
+        return head, csv, caption_end
+
+    out, pos = [], 0
+    for m in _FIGURE_IMG.finditer(body):
+        result = replace(m)
+        out.append(body[pos:m.start()])
+        if isinstance(result, str):
+            out.append(result)
+            pos = m.end()
+            continue
+        head, csv, caption_end = result
+        out.append(head)
+        end = caption_end + len("</figcaption>")
+        caption = body[m.end():end]
+        number = re.search(r"(Abb\.(?:&nbsp;|\s|\u00a0)*\d+)", caption)
+        title = f"Daten zu {number.group(1)}" if number else "Daten zur Abbildung"
+        out.append(caption)
+        out.append(f'\n<details class="figure-data"><summary>{title} (Tabelle; <a href="data/{csv.name}">CSV</a>)</summary>\n'
+                   + data_table_html(csv) + "\n</details>")
+        pos = end
+    out.append(body[pos:])
+    return "".join(out)
+
+
+def lists_chapter(chapters: list[Chapter]) -> Chapter:
+    """The HTML page listing every figure and table with a link to it, in book order."""
+    entries: dict[str, list[Any]] = {"fig": [], "tbl": []}
+    for ch in chapters:
+        for el in walk(ch.blocks):
+            attr = attr_of(el)
+            ident = attr[0] if attr else ""
+            kind = ident[:3]
+            if kind not in entries or el["t"] not in ("Figure", "Div", "Table"):
+                continue
+            caption = next((c for c in walk(el) if c["t"] in ("Figure", "Table")), None)
+            if caption is None:
+                continue
+            text = plain_text(caption["c"][1][1]).strip()
+            if text:
+                link = {"t": "Link", "c": [["", [], []], [{"t": "Str", "c": text}], [f"{ch.page}#{ident}", ""]]}
+                entries[kind].append([{"t": "Plain", "c": [link]}])
+    blocks: list[Any] = [{"t": "Header", "c": [1, ["verzeichnisse", [], []], [{"t": "Str", "c": LISTS_TITLE}]]}]
+    for kind, heading in (("fig", "Abbildungen"), ("tbl", "Tabellen")):
+        if entries[kind]:
+            blocks.append({"t": "Header", "c": [2, [f"liste-{kind}", [], []], [{"t": "Str", "c": heading}]]})
+            blocks.append({"t": "BulletList", "c": entries[kind]})
+    return Chapter(source=Path(LISTS_PAGE), rel=LISTS_PAGE, blocks=blocks, page=LISTS_PAGE, title=LISTS_TITLE)
+
+
 def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
+    if (staging / "figures").is_dir():
+        shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
+    results_dir = cfg.project_dir / "_build" / "results"
+    # the list of figures and tables comes right after the home page
+    chapters = [*chapters[:1], lists_chapter(chapters), *chapters[1:]]
     page_of: dict[str, str] = {}
     for ch in chapters:
         for el in walk(ch.blocks):
@@ -421,6 +565,7 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
     def write_page(job) -> None:
         ch, args, stdin = job
         body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=stdin)
+        body = figures_html(wrap_tables(body), out_dir, results_dir if results_dir.is_dir() else None, out_dir / "data")
         if ch.style:
             body = body.replace('<body class="', f'<body style="{html.escape(ch.style)}" class="', 1)
         (out_dir / ch.page).write_text(body, encoding="utf-8")
@@ -429,8 +574,9 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
         list(pool.map(write_page, jobs))
     (out_dir / "assets").mkdir(exist_ok=True)
     shutil.copyfile(CSS, out_dir / "assets" / "book.css")
-    if (staging / "figures").is_dir():
-        shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
+    # the charts' text is set in DejaVu Sans: the browser gets the same font file as Typst
+    for name in FONT_FILES:
+        shutil.copyfile(Path(font_dirs()[0]) / name, out_dir / "assets" / name)
     return out_dir / "index.html"
 
 

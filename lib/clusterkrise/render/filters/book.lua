@@ -45,6 +45,9 @@ local config = {
   meta = nil,
 }
 
+-- key -> language of a bibliography entry (defined with the language helpers below)
+local language_of
+
 -- Everything the later passes look up: label -> {kind, number, text}
 local labels = {}
 
@@ -170,12 +173,21 @@ local function is_aside_span(el)
   return el.t == "Span" and (el.classes:includes("aside") or el.classes:includes("column-margin"))
 end
 
+local function raw_text(inlines, format)
+  return pandoc.write(pandoc.Pandoc({ pandoc.Plain(inlines) }), format):gsub("%s+$", "")
+end
+
 local function lift_asides(block)
-  local notes = pandoc.List()
+  -- An inline note becomes, for HTML, an <aside> block in front of its paragraph; for Typst, a call
+  -- at the start of the paragraph itself, so the note is placed beside the paragraph's first line
+  -- and cannot be left at the foot of a page while its paragraph starts on the next one.
+  local html_notes = pandoc.List()
+  local typst_notes = pandoc.List()
   local kept = pandoc.List()
   for _, inline in ipairs(block.content) do
     if is_aside_span(inline) then
-      notes:extend(aside_blocks({ pandoc.Plain(inline.content) }))
+      html_notes:insert(pandoc.RawBlock("html", '<aside class="margin-note">' .. raw_text(inline.content, "html") .. "</aside>"))
+      typst_notes:insert(pandoc.RawInline("typst", "#margin-note[" .. raw_text(inline.content, "typst") .. "]"))
       -- drop the space that separated the note from the preceding word
       if #kept > 0 and kept[#kept].t == "Space" then
         kept:remove(#kept)
@@ -184,17 +196,22 @@ local function lift_asides(block)
       kept:insert(inline)
     end
   end
-  if #notes == 0 then
+  if #html_notes == 0 then
     return nil
   end
   while #kept > 0 and (kept[1].t == "Space" or kept[1].t == "SoftBreak") do
     kept:remove(1)
   end
-  if #kept > 0 then
-    block.content = kept
-    notes:insert(block)
+  if #kept == 0 then
+    -- a paragraph that is only a note: the note as a block of its own
+    local out = html_notes
+    out:insert(pandoc.RawBlock("typst", table.concat(typst_notes:map(function(r) return r.text end), "\n")))
+    return out
   end
-  return notes
+  typst_notes:extend(kept)
+  block.content = typst_notes
+  html_notes:insert(block)
+  return html_notes
 end
 
 local asides = {
@@ -264,7 +281,8 @@ local function formatted_entries(keys)
     Div = function(div)
       local key = div.identifier:match("^ref%-(.+)$")
       if key then
-        entries[key] = div.content
+        local lang = language_of(key)
+        entries[key] = lang and { pandoc.Div(div.content, pandoc.Attr("", {}, { lang = lang })) } or div.content
       end
     end,
   })
@@ -595,6 +613,10 @@ local crossrefs = {
 -- Callouts (Quarto's ::: {.callout-note title="..."}): a framed box with its title in bold, so the
 -- notes on contradictions in the study read the same in both formats.
 
+-- A box with fewer characters than this stays on one page (about a third of a page of text);
+-- a longer one may break, since an unbreakable box taller than the space left leaves a gap.
+local SHORT_BOX_CHARS = 900
+
 local function callout(div)
   local kind
   for _, cls in ipairs(div.classes) do
@@ -608,10 +630,149 @@ local function callout(div)
     body:insert(pandoc.Para({ pandoc.Strong({ pandoc.Str(title) }) }))
   end
   body:extend(div.content)
-  local out = pandoc.List({ pandoc.RawBlock("typst", "#callout-box[") })
+  local short = utf8.len(stringify(body)) < SHORT_BOX_CHARS
+  local out = pandoc.List({ pandoc.RawBlock("typst", "#callout-box(breakable: " .. (short and "false" or "true") .. ")[") })
   out:insert(pandoc.Div(body, pandoc.Attr(div.identifier, { "callout", "callout-" .. (kind or "note") })))
   out:insert(pandoc.RawBlock("typst", "]"))
   return out
+end
+
+------------------------------------------------------------------------------------------------
+-- Languages: pandoc's Typst writer sets `lang` for a Div but drops it on a Span, so an English
+-- title in German prose ([Beyond Remote]{lang=en}) would hyphenate by German rules. The span is
+-- wrapped in text(lang: ...) for Typst; HTML keeps its lang attribute.
+
+local function lang_span(span)
+  local lang = span.attributes["lang"]
+  if not lang or lang == "" then
+    return nil
+  end
+  local out = pandoc.List({ pandoc.RawInline("typst", '#text(lang: "' .. lang:match("^(%a+)") .. '")[') })
+  out:insert(span)
+  out:insert(pandoc.RawInline("typst", "]"))
+  return out
+end
+
+-- Bibliography entries in the language of their work (biblatex `langid`, CSL `language`): citeproc
+-- writes one Div per entry (id "ref-<key>"); giving it a lang attribute makes Typst hyphenate an
+-- English title by English rules and HTML announce it to screen readers.
+local entry_language = nil
+
+language_of = function(key)
+  if entry_language == nil then
+    entry_language = {}
+    if config.meta then
+      for _, ref in ipairs(pandoc.utils.references(pandoc.Pandoc({}, config.meta))) do
+        local lang = ref.language and stringify(ref.language) or ""
+        if lang ~= "" then
+          entry_language[ref.id] = lang:match("^(%a+)"):lower()
+        end
+      end
+    end
+  end
+  return entry_language[key]
+end
+
+local function entry_lang(div)
+  local key = div.identifier:match("^ref%-(.+)$")
+  local lang = key and language_of(key)
+  if lang and not div.attributes["lang"] then
+    div.attributes["lang"] = lang
+    return div
+  end
+end
+
+------------------------------------------------------------------------------------------------
+-- Numbered items in a table cell ("(1) ... (2) ..."), written on one Markdown line by a notebook,
+-- are set one per line, so the items of a cell do not run together.
+
+local function split_numbered_items(cell_blocks)
+  return cell_blocks:walk({
+    Inlines = function(inlines)
+      local out = pandoc.List()
+      local expected = 2
+      for i, el in ipairs(inlines) do
+        if el.t == "Str" and el.text == "(" .. expected .. ")" and i > 1 then
+          while #out > 0 and (out[#out].t == "Space" or out[#out].t == "SoftBreak") do
+            out:remove(#out)
+          end
+          out:insert(pandoc.LineBreak())
+          expected = expected + 1
+        elseif el.t == "Str" and el.text == "(1)" then
+          expected = 2
+        end
+        out:insert(el)
+      end
+      return out
+    end,
+  })
+end
+
+-- A table whose cells are all short (numbers, labels) gets column widths from its longest word
+-- per column (header words count a little wider: they are bold) instead of the relative widths of
+-- its Markdown source, which can leave a column too narrow for an unhyphenated header word
+-- ("Spitzencluster") beside columns far too wide for their numbers.
+local SHORT_CELL_CHARS = 40
+local BOLD_WIDTH = 1.15
+local MIN_WORD = 3
+
+local function longest_word(text)
+  local longest = 0
+  for word in text:gmatch("[^%s]+") do
+    for part in (word .. "-"):gmatch("([^-]*%-)") do -- a hyphenated word may break after a hyphen
+      longest = math.max(longest, utf8.len(part) or #part)
+    end
+  end
+  return longest
+end
+
+local function short_table_widths(tbl)
+  local longest_cell = 0
+  local widths = {}
+  local function rows_of(rows, factor)
+    for _, row in ipairs(rows) do
+      for col, cell in ipairs(row.cells) do
+        local text = stringify(cell.contents)
+        longest_cell = math.max(longest_cell, utf8.len(text) or #text)
+        widths[col] = math.max(widths[col] or MIN_WORD, longest_word(text) * factor)
+      end
+    end
+  end
+  rows_of(tbl.head.rows, BOLD_WIDTH)
+  for _, body in ipairs(tbl.bodies) do
+    rows_of(body.body, 1)
+  end
+  if longest_cell >= SHORT_CELL_CHARS or #widths ~= #tbl.colspecs then
+    return nil
+  end
+  local total = 0
+  for _, w in ipairs(widths) do
+    total = total + w
+  end
+  for i, w in ipairs(widths) do
+    widths[i] = w / total
+  end
+  return widths
+end
+
+local function table_cells(tbl)
+  local widths = short_table_widths(tbl)
+  if widths then
+    for i, spec in ipairs(tbl.colspecs) do
+      tbl.colspecs[i] = { spec[1], widths[i] }
+    end
+  end
+  local function each_row(rows)
+    for _, row in ipairs(rows) do
+      for _, cell in ipairs(row.cells) do
+        cell.contents = split_numbered_items(cell.contents)
+      end
+    end
+  end
+  for _, body in ipairs(tbl.bodies) do
+    each_row(body.body)
+  end
+  return tbl
 end
 
 function Pandoc(doc)
@@ -628,6 +789,7 @@ function Pandoc(doc)
     end
   end })
   current_source = nil
+  doc = doc:walk({ Table = table_cells, Span = lang_span })
   if UNDER_QUARTO then
     -- Quarto numbers, captions, resolves references, draws callouts and asides itself
     seed_quarto_numbering()
@@ -640,5 +802,7 @@ function Pandoc(doc)
   crossrefs.traverse = "topdown"
   crossrefs.Div = track_chapter
   doc = doc:walk(crossrefs)
-  return doc
+  -- citeproc here rather than after the filter, so the entries it writes get their language
+  doc = pandoc.utils.citeproc(doc)
+  return doc:walk({ Div = entry_lang })
 end
