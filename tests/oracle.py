@@ -449,6 +449,26 @@ def _spearman_sign(s: Survey, a: dict) -> int:
     return int(np.sign(rho))
 
 
+@kind("selection_split_ratio")
+def _selection_split_ratio(s: Survey, a: dict) -> float:
+    """Among respondents who ticked anything in a multiple choice: with `column` against without it, smaller / larger."""
+    n = s.n_selected(a["question"])
+    ticked = s.values(a["column"]).loc[n[n > 0].index]
+    with_, without = int((ticked == 1).sum()), int((ticked != 1).sum())
+    return min(with_, without) / max(with_, without) if max(with_, without) else float("nan")
+
+
+@kind("n_selected_ratio")
+def _n_selected_ratio(s: Survey, a: dict) -> float:
+    counts = [_n_selected(s, {"question": a["question"], "selected": a[k]}) for k in ("a", "b")]
+    return min(counts) / max(counts) if max(counts) else float("nan")
+
+
+@kind("mean_of_item_means")
+def _mean_of_item_means(s: Survey, a: dict) -> float:
+    return float(_stats_of_question(s, {"question": a["question"], "stat": "mean"}).mean())
+
+
 def recompute(fact: Fact, survey: Survey) -> Any:
     try:
         fn = KINDS[fact.kind]

@@ -149,8 +149,14 @@ def test_outputs_are_written_with_their_n(runs):
     assert list(tab05["item"]) == order
     # Abb. 34 shows the base of B5 as its N and counts the written answers separately
     assert values["raw"]["abb34_n"] == values["raw"]["abb33_n"]
-    answers = pd.read_csv(out / "abb-34.csv")
-    assert len(answers) == values["raw"]["abb34_n_answers"]
+    # ... and counts the coded themes of those answers, answers without content apart
+    themes = pd.read_csv(out / "abb-34.csv")
+    raw = values["raw"]
+    main = themes.loc[~themes["apart"]]
+    assert list(main["n"]) == sorted(main["n"], reverse=True) and (main["n"] >= 1).all()
+    assert main["n"].max() == raw["abb34_top_theme_n"] <= raw["abb34_n_answers"]
+    assert themes.loc[themes["apart"], "n"].sum() == raw["abb34_no_content_n"]
+    assert main["n"].sum() + raw["abb34_no_content_n"] >= raw["abb34_n_answers"]
 
 
 def test_executed_notebook_shows_groupings_and_u_test_tables(runs):

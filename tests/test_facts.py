@@ -15,7 +15,7 @@ from clusterkrise import DATA_DIR
 from clusterkrise.build import collect_raw_values
 from clusterkrise.descriptives import trend_arrow
 from clusterkrise.io import apply_cleaning, load_survey
-from clusterkrise.registry import check_values, conflicts, load_facts, matches, published_text
+from clusterkrise.registry import check_values, conflicts, load_facts, load_readings, matches, published_text
 from clusterkrise.synth.generate import count_for_pct, generate, write_outputs
 
 import oracle
@@ -135,3 +135,57 @@ def test_count_for_pct_rejects_unprintable_share():
 @pytest.mark.parametrize("mean,arrow", [(1.4, "↑"), (0.5, "↗"), (0.0, "→"), (-0.6, "↘"), (-1.5, "↓")])
 def test_trend_arrow(mean, arrow):
     assert trend_arrow(mean) == arrow
+
+
+# ---------------------------------------------------------------- the study's words for quantities
+
+READINGS = load_readings()
+
+
+def test_every_statement_in_words_carries_a_reading_from_the_table():
+    """A registered statement that uses one of the table's phrases is checked with that phrase's reading."""
+    # the same words inside the names of comparison groups (Tab. 4) are names, not quantities
+    group_names = ("größtenteils projekt", "größtenteils institutionell", "größtenteils durch mitglieder", "überwiegend institutionell")
+
+    def words(text: str) -> str:
+        text = text.lower()
+        for name in group_names:
+            text = text.replace(name, "")
+        return text
+
+    missing = [f.id for f in FACTS if f.reading is None and any(p.lower() in words(f.printed) for p in READINGS)]
+    assert missing == []
+    used = {f.reading for f in FACTS if f.reading}
+    assert used <= set(READINGS)
+    assert len([f for f in FACTS if f.reading]) >= 15
+
+
+@pytest.mark.parametrize("phrase,inside,outside", [
+    ("knapp die Hälfte", [40.0, 49.9], [39.9, 50.0]),
+    ("etwa ein Viertel", [20.0, 30.0], [19.9, 30.1]),
+    ("mehr als die Hälfte", [50.1, 100.0], [50.0]),
+    ("nahezu alle", [90.0], [89.9]),
+    ("paritätisch", [0.8, 1.0], [0.79]),
+])
+def test_a_reading_accepts_its_interval_and_nothing_else(phrase, inside, outside):
+    fact = next(f for f in FACTS if f.reading == phrase)
+    assert all(matches(fact, v) for v in inside)
+    assert not any(matches(fact, v) for v in outside)
+
+
+def test_scale_readings_become_values_of_the_question_scale():
+    mid = next(f for f in FACTS if f.reading == "kreisen um den mittleren Bereich")
+    assert (mid.interval.lo, mid.interval.hi) == (4.0, 7.0)  # middle third of the 1-10 slider
+    assert matches(mid, [4.2, 6.6]) and not matches(mid, [3.9, 6.6])
+    high = next(f for f in FACTS if f.reading == "hohe Intensität")
+    assert not matches(high, 5.5) and matches(high, 5.6)
+
+
+def test_unknown_reading_and_reading_with_its_own_tolerance_are_rejected(tmp_path):
+    bad = tmp_path / "facts.yaml"
+    bad.write_text("facts:\n  - {id: x, printed: y, kind: pct_values, args: {column: A2_01, values: [2]}, reading: ungefähr manchmal}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"x: reading 'ungefähr manchmal' is not in verbal_quantities\.yaml"):
+        load_facts(bad)
+    bad.write_text("facts:\n  - {id: x, printed: y, kind: pct_values, args: {column: A2_01, values: [2]}, reading: drei Viertel, published: 60}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"x: published 60 lies outside its reading 'drei Viertel'"):
+        load_facts(bad)

@@ -129,13 +129,33 @@ def test_open_answers_match_published_counts():
     assert counts["A5"] == a5.reconstructed_count
 
 
-def test_open_answers_repeat_themes_and_are_short():
+def test_open_answers_read_like_written_answers():
+    """Varied length, some without content, several themes now and then, slips and lower case."""
     src = q.load_open_answer_source()
     assert src.synthetic
-    for qid, answers in src.answers.groupby("question"):
-        assert answers["theme"].value_counts().max() >= 2, qid
-    words = src.answers["text"].str.split().map(len)
+    answers = src.answers
+    for qid, group in answers.groupby("question"):
+        codes = group["codes"].str.split(";")
+        themed = codes[~codes.map(lambda c: c == [src.no_content_code])]
+        assert themed.explode().value_counts().max() >= 2, qid  # a theme is named more than once
+        assert (codes.map(lambda c: c == [src.no_content_code])).any(), f"{qid}: no answer without content"
+        assert (codes.map(len) > 1).any(), f"{qid}: no answer with several themes"
+    words = answers["text"].str.split().map(len)
     assert words.between(q.OPEN_ANSWER_MIN_WORDS, q.OPEN_ANSWER_MAX_WORDS).all()
+    assert words.min() == 1 and words.max() >= 10
+    assert answers["text"].str[0].str.islower().any(), "nobody starts in lower case"
+    assert answers["text"].str.contains(r"[.!?]$").any() and (~answers["text"].str.contains(r"[.!?]$")).any()
+
+
+def test_every_code_of_an_answer_is_in_its_question_code_list(tmp_path):
+    data = _raw(OPEN)
+    data["questions"]["A5"]["answers"][0]["codes"] = ["keine", "hygiene"]
+    with pytest.raises(ValueError, match=r"questions\.A5\.answers\[0\]: the no-content code 'keine' stands alone"):
+        q.load_open_answer_source(_write(tmp_path, "open.yaml", data))
+    data = _raw(OPEN)
+    data["questions"]["A5"]["answers"][0]["text"] = "Eins. Zwei. Drei."
+    with pytest.raises(ValueError, match=r"at most 2 sentences"):
+        q.load_open_answer_source(_write(tmp_path, "open2.yaml", data))
 
 
 # ---------------------------------------------------------------- no quotation in paraphrased fields
@@ -192,8 +212,8 @@ def test_answer_count_differing_from_published_count_is_rejected(tmp_path):
 
 def test_unknown_theme_and_bad_yaml_are_rejected(tmp_path):
     data = _raw(OPEN)
-    data["questions"]["C4"]["answers"][3]["theme"] = "gibt_es_nicht"
-    with pytest.raises(ValueError, match=r"questions\.C4\.answers\[3\]: unknown theme 'gibt_es_nicht'"):
+    data["questions"]["C4"]["answers"][3]["codes"] = ["gibt_es_nicht"]
+    with pytest.raises(ValueError, match=r"questions\.C4\.answers\[3\]: unknown code 'gibt_es_nicht'"):
         q.load_open_answer_source(_write(tmp_path, "open.yaml", data))
     broken = tmp_path / "broken.yaml"
     broken.write_text("areas: [unclosed\n", encoding="utf-8")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.colors as mcolors
+import matplotlib.transforms as mtransforms
 import numpy as np
 import pandas as pd
 
@@ -62,6 +63,7 @@ __all__ = [
     "save_figure",
     "share_bars",
     "stacked_share_bars",
+    "theme_bars",
     "use_house_style",
     "word_cloud",
     "word_frequencies",
@@ -987,6 +989,81 @@ def word_cloud(
         ax = fig.add_subplot()
         ax.imshow(wc.to_array(), interpolation="bilinear")
         ax.set_axis_off()
+        return fig
+
+
+def theme_bars(
+    themes: pd.DataFrame,
+    *,
+    colour: str = "ch07",
+    top: int = 3,
+    examples: int = 2,
+    xlabel: str = "Antworten",
+) -> Figure:
+    """Coded themes of open answers as ranked horizontal bars, with example answers under the chart.
+
+    ``themes`` is :func:`clusterkrise.openanswers.theme_counts`: one row per theme (``theme``, ``n``,
+    ``apart``, ``examples`` joined with " | "). Themes are drawn most frequent first; rows marked
+    ``apart`` (answers without content, answers not coded) follow in grey below a gap, since they
+    are no theme. Under the chart the ``top`` most frequent themes are quoted with up to
+    ``examples`` answers each, as written (slips included).
+    """
+    with use_house_style():
+        if _is_empty(themes):
+            return _no_data_figure()
+        _require_columns(themes, ["theme", "n", "apart"], "theme table")
+        table = themes.assign(n=pd.to_numeric(themes["n"], errors="raise"))
+        if (table["n"] < 0).any():
+            raise ValueError("theme table: negative counts")
+        main_rows = table.loc[~table["apart"].astype(bool)].sort_values("n", ascending=False, kind="mergesort")
+        apart_rows = table.loc[table["apart"].astype(bool)]
+        labels = [_wrap(str(t)) for t in main_rows["theme"]] + [_wrap(str(t)) for t in apart_rows["theme"]]
+        gap = 0.6 if len(apart_rows) and len(main_rows) else 0.0
+        y = np.r_[np.arange(len(main_rows)), len(main_rows) + gap + np.arange(len(apart_rows))]
+        values = np.r_[main_rows["n"].to_numpy(float), apart_rows["n"].to_numpy(float)]
+        main, _, _ = _resolve_colour(colour)
+        colours = [main] * len(main_rows) + [BLOCK_COLOURS["grey"]] * len(apart_rows)
+
+        quoted: list[tuple[str, list[str]]] = []
+        if "examples" in main_rows.columns:
+            for row in main_rows.head(top).itertuples():
+                texts = [t.strip() for t in str(row.examples or "").split(" | ") if t.strip()][:examples]
+                if texts:
+                    quoted.append((f"{row.theme} ({int(row.n)})", [textwrap.fill(f"\u201e{t}\u201c", 95) for t in texts]))
+        n_lines = sum(1 + sum(t.count("\n") + 1 for t in texts) for _, texts in quoted)
+        bars_h = _height_for(len(y), per_row=0.30, extra=0.8)
+        text_h = 0.25 + 0.19 * n_lines if quoted else 0.0
+        fig = _new_figure(bars_h + text_h)
+        if quoted:
+            ax, tx = fig.subplots(2, 1, height_ratios=[bars_h, text_h])
+        else:
+            ax, tx = fig.add_subplot(), None
+        bars = ax.barh(y, values, height=0.65, color=colours)
+        for bar, v in zip(bars, values):
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" {format_number(v)}",
+                    ha="left", va="center", fontsize=7.5)
+        top_n = float(values.max()) if len(values) else 1.0
+        ax.set_xlim(0, max(1.0, top_n) * 1.12)
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_formatter(GermanFormatter())
+        ax.set_yticks(y, labels)
+        ax.set_ylim(y.max() + 0.5, -0.5)
+        ax.tick_params(axis="y", length=0)
+        ax.set_xlabel(xlabel)
+        if tx is not None:
+            tx.set_axis_off()
+            # quotes run across the whole figure width, not only under the bars
+            across = mtransforms.blended_transform_factory(fig.transFigure, tx.transAxes)
+            line = 0
+            step = 1.0 / max(n_lines, 1)
+            for head, texts in quoted:
+                tx.text(0.01, 1 - line * step, head, transform=across, ha="left", va="top",
+                        fontsize=7.5, fontweight="bold")
+                line += 1
+                for t in texts:
+                    tx.text(0.03, 1 - line * step, t, transform=across, ha="left", va="top",
+                            fontsize=7.5, fontstyle="italic", linespacing=1.25)
+                    line += t.count("\n") + 1
         return fig
 
 

@@ -27,8 +27,11 @@ OPEN_ANSWER_SOURCE = DATA_DIR / "survey" / "open_answers_source.yaml"
 
 # Reported speech and paraphrased findings must never look like a citation of a real person.
 QUOTE_CHARS = "\u201e\u201c\u201d\"\u00ab\u00bb"
-OPEN_ANSWER_MIN_WORDS = 3
-OPEN_ANSWER_MAX_WORDS = 12
+# Open answers as people write them: from a single word ("Hygiene", "-") to two sentences.
+OPEN_ANSWER_MIN_WORDS = 1
+OPEN_ANSWER_MAX_WORDS = 30
+OPEN_ANSWER_MAX_SENTENCES = 2
+_SENTENCE_END = re.compile(r"[.!?](?=\s+\S)")
 
 _ISO_MONTH = re.compile(r"^\d{4}-\d{2}$")
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -490,35 +493,52 @@ class OpenQuestion:
     published_count_place: str | None
     count_reconstructed: bool
     reconstructed_count: int | None
-    themes: dict[str, str]
+    codes: dict[str, str]
+
+    @property
+    def themes(self) -> dict[str, str]:
+        """The code list (key -> theme label); kept under its older name for readers of the source."""
+        return self.codes
 
 
 @dataclass(frozen=True)
 class OpenAnswerSource:
-    """Synthetic open answers. ``answers``: ``question, answer_no, theme, theme_label, text``."""
+    """Synthetic open answers and the analyst's code lists.
+
+    ``answers``: ``question, answer_no, codes`` (the codes joined with ``;``), ``text``. An answer
+    without content carries ``no_content_code`` alone.
+    """
 
     questions: dict[str, OpenQuestion]
     answers: pd.DataFrame
     synthetic: bool
+    no_content_code: str
+    no_content_label: str
+
+    def code_labels(self, question: str) -> dict[str, str]:
+        """Code -> label of one question, the no-content code included (last)."""
+        return {**self.questions[question].codes, self.no_content_code: self.no_content_label}
 
 
 def load_open_answer_source(path: str | Path | None = None) -> OpenAnswerSource:
-    """Read the synthetic open answers and check them against the published counts.
+    """Read the synthetic open answers with their coding and check them against the published counts.
 
     When the study reports how many people answered, the number of answers must equal it; a question
-    without a published count must say ``count_reconstructed: true``.
+    without a published count must say ``count_reconstructed: true``. Every answer carries at least one
+    code of its question's code list, or the no-content code alone.
     """
     data, name = _read_yaml(path, OPEN_ANSWER_SOURCE)
-    _require(data, ["synthetic", "questions"], name, "top level")
+    _require(data, ["synthetic", "questions", "no_content_code", "no_content_label"], name, "top level")
     if data["synthetic"] is not True:
         raise ValueError(f"{name}: synthetic must be true: these answers are invented, not survey data")
     if not isinstance(data["questions"], dict) or not data["questions"]:
         raise ValueError(f"{name}: questions must be a non-empty mapping")
+    none_code = _text(data["no_content_code"], name, "no_content_code")
     questions: dict[str, OpenQuestion] = {}
     rows = []
     for qid, q in data["questions"].items():
         entry = f"questions.{qid}"
-        _require(q, ["wording", "figure", "section", "themes", "answers"], name, entry)
+        _require(q, ["wording", "figure", "section", "codes", "answers"], name, entry)
         if "published_count" not in q or "count_reconstructed" not in q:
             raise ValueError(f"{name}: {entry}: needs published_count (may be null) and count_reconstructed")
         count = q["published_count"]
@@ -532,24 +552,33 @@ def load_open_answer_source(path: str | Path | None = None) -> OpenAnswerSource:
             raise ValueError(f"{name}: {entry}.published_count must be a non-negative integer or null")
         elif not q.get("published_count_place"):
             raise ValueError(f"{name}: {entry}: published_count needs published_count_place")
-        themes = q["themes"]
-        if not isinstance(themes, dict) or not themes:
-            raise ValueError(f"{name}: {entry}.themes must be a non-empty mapping key -> label")
+        codes = q["codes"]
+        if not isinstance(codes, dict) or not codes:
+            raise ValueError(f"{name}: {entry}.codes must be a non-empty mapping code -> theme label")
+        if none_code in codes:
+            raise ValueError(f"{name}: {entry}.codes: {none_code!r} is the no-content code, not a theme")
         answers = _list(q["answers"], name, f"{entry}.answers")
         for i, a in enumerate(answers):
             aentry = f"{entry}.answers[{i}]"
-            _require(a, ["theme", "text"], name, aentry)
-            if a["theme"] not in themes:
-                raise ValueError(f"{name}: {aentry}: unknown theme {a['theme']!r}")
-            text = _text(a["text"], name, f"{aentry}.text")
+            _require(a, ["codes", "text"], name, aentry)
+            given = a["codes"]
+            if not isinstance(given, list) or not given or len(set(given)) != len(given):
+                raise ValueError(f"{name}: {aentry}.codes must be a non-empty list without repeats")
+            unknown = [c for c in given if c not in codes and c != none_code]
+            if unknown:
+                raise ValueError(f"{name}: {aentry}: unknown code {unknown[0]!r} (code list of {qid}: {', '.join(codes)})")
+            if none_code in given and len(given) > 1:
+                raise ValueError(f"{name}: {aentry}: the no-content code {none_code!r} stands alone")
+            text = _text(str(a["text"]), name, f"{aentry}.text")
             n_words = len(text.split())
-            if not OPEN_ANSWER_MIN_WORDS <= n_words <= OPEN_ANSWER_MAX_WORDS:
+            n_sentences = len(_SENTENCE_END.findall(text)) + 1
+            if not OPEN_ANSWER_MIN_WORDS <= n_words <= OPEN_ANSWER_MAX_WORDS or n_sentences > OPEN_ANSWER_MAX_SENTENCES:
                 raise ValueError(
-                    f"{name}: {aentry}: answer has {n_words} words, expected "
-                    f"{OPEN_ANSWER_MIN_WORDS} to {OPEN_ANSWER_MAX_WORDS}"
+                    f"{name}: {aentry}: answer has {n_words} words in {n_sentences} sentences, expected "
+                    f"{OPEN_ANSWER_MIN_WORDS} to {OPEN_ANSWER_MAX_WORDS} words in at most "
+                    f"{OPEN_ANSWER_MAX_SENTENCES} sentences"
                 )
-            rows.append({"question": qid, "answer_no": i + 1, "theme": a["theme"],
-                         "theme_label": themes[a["theme"]], "text": text})
+            rows.append({"question": qid, "answer_no": i + 1, "codes": ";".join(given), "text": text})
         if count is not None and len(answers) != count:
             raise ValueError(
                 f"{name}: {entry}: {len(answers)} answers, but the study reports {count} "
@@ -561,9 +590,10 @@ def load_open_answer_source(path: str | Path | None = None) -> OpenAnswerSource:
             id=qid, wording=q["wording"], figure=str(q["figure"]), section=str(q["section"]),
             published_count=count, published_count_place=(str(q["published_count_place"]) if count is not None else None),
             count_reconstructed=bool(q["count_reconstructed"]),
-            reconstructed_count=q.get("reconstructed_count") if count is None else None, themes=dict(themes),
+            reconstructed_count=q.get("reconstructed_count") if count is None else None, codes=dict(codes),
         )
-    return OpenAnswerSource(questions=questions, answers=pd.DataFrame(rows), synthetic=True)
+    return OpenAnswerSource(questions=questions, answers=pd.DataFrame(rows), synthetic=True,
+                            no_content_code=none_code, no_content_label=_text(data["no_content_label"], name, "no_content_label"))
 
 
 __all__ = [

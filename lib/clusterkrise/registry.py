@@ -28,6 +28,92 @@ from . import DATA_DIR
 from . import formatting as fmt
 
 FACTS_PATH = DATA_DIR / "published_facts.yaml"
+READINGS_PATH = DATA_DIR / "verbal_quantities.yaml"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A range of accepted values; ``lo_closed``/``hi_closed`` say whether a bound itself belongs to it."""
+
+    lo: float
+    hi: float
+    lo_closed: bool = True
+    hi_closed: bool = True
+
+    def __contains__(self, value: float) -> bool:
+        above = value >= self.lo if self.lo_closed else value > self.lo
+        below = value <= self.hi if self.hi_closed else value < self.hi
+        return bool(above and below)
+
+    def __str__(self) -> str:
+        return f"{'[' if self.lo_closed else '('}{self.lo:g}, {self.hi:g}{']' if self.hi_closed else ')'}"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the project reads one of the study's words for a quantity (data/verbal_quantities.yaml)."""
+
+    phrase: str
+    unit: str  # percent | ratio | scale
+    interval: Interval
+    meaning: str = ""
+
+
+def _bound(text: str, phrase: str) -> float:
+    text = text.strip()
+    try:
+        if "/" in text:
+            num, den = text.split("/")
+            return float(num) / float(den)
+        return float(text)
+    except ValueError:
+        raise ValueError(f"verbal_quantities.yaml: {phrase!r}: {text!r} is not a number or a fraction") from None
+
+
+def parse_interval(text: str, phrase: str = "") -> Interval:
+    """'[40, 50)' -> Interval(40, 50, True, False); fractions such as '1/3' are allowed."""
+    text = str(text).strip()
+    if len(text) < 5 or text[0] not in "[(" or text[-1] not in "])" or "," not in text:
+        raise ValueError(f"verbal_quantities.yaml: {phrase!r}: interval {text!r} must look like '[40, 50)'")
+    lo, hi = text[1:-1].split(",")
+    interval = Interval(_bound(lo, phrase), _bound(hi, phrase), text[0] == "[", text[-1] == "]")
+    if interval.lo > interval.hi:
+        raise ValueError(f"verbal_quantities.yaml: {phrase!r}: interval {text!r} is empty")
+    return interval
+
+
+def load_readings(path: Path | str | None = None) -> dict[str, Reading]:
+    with open(path or READINGS_PATH, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    out = {}
+    for phrase, entry in (raw.get("readings") or {}).items():
+        unit = entry.get("unit")
+        if unit not in ("percent", "ratio", "scale"):
+            raise ValueError(f"verbal_quantities.yaml: {phrase!r}: unit must be percent, ratio or scale, not {unit!r}")
+        out[phrase] = Reading(phrase, unit, parse_interval(entry.get("interval", ""), phrase), entry.get("meaning", ""))
+    return out
+
+
+def _resolve_reading(entry: Mapping[str, Any], readings: Mapping[str, Reading]) -> Interval:
+    """The interval a statement's reading accepts, in the units of the value the statement computes."""
+    phrase = entry["reading"]
+    if phrase not in readings:
+        raise ValueError(
+            f"published_facts.yaml: {entry['id']}: reading {phrase!r} is not in verbal_quantities.yaml "
+            f"(known: {', '.join(sorted(readings))})"
+        )
+    reading = readings[phrase]
+    iv = reading.interval
+    if reading.unit != "scale":
+        return iv
+    from .codebook import load_codebook
+
+    question = (entry.get("args") or {}).get("question")
+    if not question:
+        raise ValueError(f"published_facts.yaml: {entry['id']}: reading {phrase!r} is a scale position, so args.question must name the question")
+    scale = load_codebook().question(question).scale
+    span = scale.max - scale.min
+    return Interval(scale.min + iv.lo * span, scale.min + iv.hi * span, iv.lo_closed, iv.hi_closed)
 
 @dataclass(frozen=True)
 class Fact:
@@ -43,6 +129,8 @@ class Fact:
     conflict: str | None = None
     note: str | None = None
     unit: str | None = None
+    reading: str | None = None
+    interval: Interval | None = None  # what the reading accepts, in the statement's own units
 
     @property
     def target(self) -> Any:
@@ -60,10 +148,25 @@ def load_facts(path: Path | str | None = None) -> list[Fact]:
         raw = yaml.safe_load(fh)
     facts = []
     seen = set()
+    readings: dict[str, Reading] | None = None
     for entry in raw["facts"]:
         if entry["id"] in seen:
             raise ValueError(f"published_facts.yaml: duplicate id {entry['id']!r}")
         seen.add(entry["id"])
+        interval = None
+        if entry.get("reading"):
+            readings = readings if readings is not None else load_readings()
+            interval = _resolve_reading(entry, readings)
+            if "compare" in entry:
+                raise ValueError(f"published_facts.yaml: {entry['id']}: a statement with a reading takes its tolerance from verbal_quantities.yaml, not from compare")
+            entry = dict(entry)
+            # A number the words name exactly ("drei Viertel" = 75) is what the generator aims at; it must
+            # lie inside the reading. Without one, the interval's bounds stand for the published value.
+            if entry.get("published") is None:
+                entry["published"] = [interval.lo, interval.hi]
+            elif not isinstance(entry["published"], (int, float)) or entry["published"] not in interval:
+                raise ValueError(f"published_facts.yaml: {entry['id']}: published {entry['published']!r} lies outside its reading {entry['reading']!r} {interval}")
+            entry["compare"] = "reading"
         facts.append(
             Fact(
                 id=entry["id"],
@@ -78,6 +181,8 @@ def load_facts(path: Path | str | None = None) -> list[Fact]:
                 conflict=entry.get("conflict"),
                 note=entry.get("note"),
                 unit=entry.get("unit"),
+                reading=entry.get("reading"),
+                interval=interval,
             )
         )
     return facts
@@ -108,6 +213,9 @@ def matches(fact: Fact, value: Any) -> bool:
     op = "==" if fact.expect is not None else fact.compare
     if isinstance(value, float) and math.isnan(value):
         return False
+    if op == "reading":
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return bool(values) and all(v is not None and not (isinstance(v, float) and math.isnan(v)) and float(v) in fact.interval for v in values)
     if op == "between":
         lo, hi = target
         if isinstance(value, list):

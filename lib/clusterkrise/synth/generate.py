@@ -69,8 +69,9 @@ LEGAL_FORM_VALUES = {1: "abb10_verein_pct", 2: "abb10_gmbh_pct", 3: "abb10_both_
 AFFECTEDNESS_LOW_VALUES = {10: 10, 20: 14, 30: 17}
 AFFECTEDNESS_MIDDLE_VALUES = {40: 12, 50: 15, 60: 10}
 AFFECTEDNESS_TOP_VALUES = {80: 18, 90: 15, 100: 8}  # the rest of the 70 %-and-more group answered 70
-TASK_WEIGHTS = {
-    "projektmanagement": 0.62, "geschaeftsfuehrung": 0.36, "pr_kommunikation": 0.30, "administration_finanzen": 0.22,
+MANAGEMENT_SHARE = 0.46  # respondents with Geschäftsführung tasks among those who named a task ("paritätisch")
+TASK_WEIGHTS = {  # the other tasks; project management is the commonest (Abb. 15)
+    "projektmanagement": 1.2, "pr_kommunikation": 0.30, "administration_finanzen": 0.22,
     "community": 0.34, "veranstaltungen": 0.30, "innovation": 0.20, "foerdermittel": 0.24, "internationalisierung": 0.10,
 }
 B4_VALUES = {"less": {1: 2, 2: 3, 3: 5, 4: 6}, "more_lower": {6: None}, "upper": {7: 18, 8: 13, 9: 9}}
@@ -86,7 +87,7 @@ A4_MEANS = {
     "A4_08": 6.0, "A4_09": 5.9, "A4_10": 6.2, "A4_11": 5.7, "A4_12": 5.8,
 }
 A6 = {  # relevance %, mean on 1..10
-    "A6_01": (99, 6.7), "A6_02": (96.6, 6.0), "A6_03": (90, 6.8), "A6_04": (92, 5.0), "A6_05": (85, 4.8), "A6_06": (82, 3.9),
+    "A6_01": (99, 6.7), "A6_02": (96.6, 6.0), "A6_03": (90, 6.8), "A6_04": (92, 5.0), "A6_05": (85, 4.8), "A6_06": (82, 4.3),
     "A6_07": (94, 5.6), "A6_08": (81, 4.6), "A6_09": (88, 5.2), "A6_10": (93, 5.7),
 }
 A7_MEANS = {  # mean per affectedness group: (gering, mittel/unbekannt, stark) on -2..+2
@@ -133,6 +134,13 @@ class Registry:
 
     def target(self, fact_id: str) -> Any:
         return self.facts[fact_id].target
+
+    def accepts(self, fact_id: str) -> Callable[[float], bool]:
+        """Whether a value meets the statement (its reading's interval for words such as "knapp die Hälfte")."""
+        from ..registry import matches
+
+        fact = self.facts[fact_id]
+        return lambda value: matches(fact, float(value))
 
     def count(self, fact_id: str, n: int) -> int:
         """The number of respondents out of n that reproduces a printed percentage."""
@@ -468,17 +476,30 @@ class Generator:
         multi = [i for i in rest if i != none]
         if len(multi) != n_more:
             raise ValueError("task counts do not match the respondents of D11")
-        w = np.array([TASK_WEIGHTS[t] for t in tasks])
+        # "paritätisch" (6.2.4): people with Geschäftsführung tasks and people with other management
+        # functions were reached about equally. Who manages is placed first, the other tasks after it;
+        # in small offices the manager more often does several jobs at once.
         self.df.loc[d11, self.cb.items_of("D11")] = 0.0
+        with_tasks = one + multi
+        n_gf = int(round(MANAGEMENT_SHARE * len(with_tasks)))
+        p_gf = np.array([2.0 if i in set(multi) else 1.0 for i in with_tasks])
+        managers = set(rng.choice(with_tasks, size=n_gf, replace=False, p=p_gf / p_gf.sum()))
+        others = [t for t in tasks if t != "geschaeftsfuehrung"]
+        w = np.array([TASK_WEIGHTS[t] for t in others])
         for idx in one:
-            self.df.loc[idx, f"D11_{rng.choice(tasks, p=w / w.sum())}"] = 1.0
+            task = "geschaeftsfuehrung" if idx in managers else rng.choice(others, p=w / w.sum())
+            self.df.loc[idx, f"D11_{task}"] = 1.0
         limit = self.reg.target("abb15_many_tasks_small")
         for idx in multi:
             s = self.df.loc[idx, "D5_staff"]
             small = not np.isnan(s) and s <= limit
             k = int(rng.choice([2, 3, 4, 5, 6, 7], p=[0.3, 0.25, 0.2, 0.1, 0.1, 0.05])) if small else int(rng.choice([2, 3, 4], p=[0.5, 0.35, 0.15]))
-            chosen = rng.choice(tasks, size=k, replace=False, p=w / w.sum())
+            chosen = list(rng.choice(others, size=k - (idx in managers), replace=False, p=w / w.sum()))
+            chosen += ["geschaeftsfuehrung"] if idx in managers else []
             self.df.loc[idx, [f"D11_{t}" for t in chosen]] = 1.0
+        counts = self.df.loc[d11, self.cb.items_of("D11")].sum()
+        if counts.idxmax() != "D11_projektmanagement" or (counts == counts.max()).sum() > 1:
+            raise ValueError("D11: project management must stay the most frequent task (Abb. 15); raise its weight")
 
     # -- groupings as the analysis sees them --------------------------------------------------------
     def groupings(self) -> dict[str, pd.Series]:
@@ -561,13 +582,13 @@ class Generator:
         inst_label, other_label = "Größtenteils institutionell finanziert", "Sonstige Finanzierung"
         inst, other = a2[(fin == inst_label).to_numpy()], a2[(fin == other_label).to_numpy()]
         rest = a2.difference(inst).difference(other)
-        lo_i, hi_i = self.reg.target("abb19_institutional_pct")
-        lo_o, hi_o = self.reg.target("abb19_other_pct")
+        # the words of Abb. 19 ("etwa ein Viertel", "knapp die Hälfte") as the project reads them
+        inst_ok, other_ok = self.reg.accepts("abb19_institutional_pct"), self.reg.accepts("abb19_other_pct")
         window = NEAR_LINE[("A2_05", "financing")]
         feasible = []
         for ki in range(len(inst) + 1):
             for ko in range(len(other) + 1):
-                if not (lo_i <= 100 * ki / len(inst) <= hi_i and lo_o <= 100 * ko / len(other) <= hi_o):
+                if not (inst_ok(100 * ki / len(inst)) and other_ok(100 * ko / len(other))):
                     continue
                 if not 0 <= n_big - ki - ko <= len(rest):
                     continue
@@ -654,14 +675,13 @@ class Generator:
             checks = [(G[g], g in wanted, wanted.get(g)) for g in tested]
             extra = None
             if col == "A2_05":
-                lo_i, hi_i = reg.target("abb19_institutional_pct")
-                lo_o, hi_o = reg.target("abb19_other_pct")
+                inst_ok, other_ok = reg.accepts("abb19_institutional_pct"), reg.accepts("abb19_other_pct")
 
-                def extra(v, lo_i=lo_i, hi_i=hi_i, lo_o=lo_o, hi_o=hi_o):
+                def extra(v, inst_ok=inst_ok, other_ok=other_ok):
                     g = G["financing"].reindex(v.index)
                     inst = 100 * (v[g == "Größtenteils institutionell finanziert"] == 2).mean()
                     other = 100 * (v[g == "Sonstige Finanzierung"] == 2).mean()
-                    return lo_i <= inst <= hi_i and lo_o <= other <= hi_o
+                    return inst_ok(inst) and other_ok(other)
 
             self.df.loc[a2, col] = self.draw_item(col, make, checks, extra)
 
@@ -896,11 +916,13 @@ class Generator:
 
     # -- open answers ----------------------------------------------------------------------------------
     def open_answers(self) -> pd.DataFrame:
+        """Place the written answers; the coding (the analyst's, from the source's code lists) goes into
+        its own column of open_answers.csv, never into the respondent table."""
         from ..qualitative import load_open_answer_source
 
         source = load_open_answer_source()
         rows = []
-        for qid, question in source.questions.items():
+        for qid in source.questions:
             answers = source.answers[source.answers["question"] == qid].reset_index(drop=True)
             who = self.choose_answering(qid, len(answers))
             rng = self.draws.rng("open", qid)
@@ -908,7 +930,7 @@ class Generator:
             for idx, k in zip(who, order):
                 a = answers.iloc[int(k)]
                 self.df.loc[idx, qid] = a["text"]
-                rows.append({"respondent_id": int(self.df.loc[idx, "respondent_id"]), "question": qid, "theme": a["theme"], "text": a["text"]})
+                rows.append({"respondent_id": int(self.df.loc[idx, "respondent_id"]), "question": qid, "text": a["text"], "codes": a["codes"]})
         return pd.DataFrame(rows).sort_values(["question", "respondent_id"]).reset_index(drop=True)
 
     def run(self) -> tuple[pd.DataFrame, pd.DataFrame]:
