@@ -1140,23 +1140,26 @@ def effect_intervals(
             return _no_data_figure()
         _require_columns(table, ["label", "group", "r", "low", "high", "robust"], "effect table")
         rows = table.reset_index(drop=True)
-        labels = [_wrap(str(label), 48) for label in rows["label"]]
-        lines = sum(max(1, label.count("\n") + 1) for label in labels)
-        fig = _new_figure(_height_for(lines, per_row=0.19, extra=1.1))
+        # Many rows: one line per label where it fits and a tight row pitch keep the chart within about
+        # two thirds of a page, so it can share a page with the text around it.
+        labels = [_wrap(str(label), 70) for label in rows["label"]]
+        # Each row is as tall as its label: a two-line label gets two line pitches, so nothing overlaps.
+        heights = np.array([label.count("\n") + 1 for label in labels], dtype=float)
+        y = np.cumsum(heights) - heights / 2
+        fig = _new_figure(_height_for(int(heights.sum()), per_row=0.125, extra=1.0))
         ax = fig.add_subplot()
         ax.grid(axis="x")
         ax.set_axisbelow(True)
         ax.axvline(0, color="#444444", lw=0.8)
-        y = np.arange(len(rows))
         grey = BLOCK_SHADES["grey"][1]
         for i, row in rows.iterrows():
             main = _resolve_colour((colours or {}).get(row["group"], "groups"))[0]
             colour = main if row["robust"] else grey
-            ax.plot([row["low"], row["high"]], [i, i], color=colour, lw=1.6, solid_capstyle="butt")
-            ax.scatter([row["r"]], [i], s=30, zorder=3, color=colour if row["robust"] else "white",
-                       edgecolor=colour, linewidth=1.2)
-        ax.set_yticks(y, labels, fontsize=7)
-        ax.set_ylim(len(y) - 0.5, -0.5)
+            ax.plot([row["low"], row["high"]], [y[i], y[i]], color=colour, lw=1.4, solid_capstyle="butt")
+            ax.scatter([row["r"]], [y[i]], s=18, zorder=3, color=colour if row["robust"] else "white",
+                       edgecolor=colour, linewidth=1.0)
+        ax.set_yticks(y, labels, fontsize=6.5)
+        ax.set_ylim(heights.sum(), 0)
         ax.set_xlim(-1.05, 1.05)
         ax.xaxis.set_major_formatter(GermanFormatter())
         ax.set_xlabel(xlabel)
