@@ -76,3 +76,33 @@ def test_questionnaire_table_lists_the_questionnaire_in_block_order():
     assert (table.groupby("block")["nr"].min() == 1).all()
     closed = questionnaire.closed_questions(codebook)
     assert closed and not [q for q in closed if q.is_open or not q.in_questionnaire_table]
+
+
+@pytest.mark.parametrize(("start", "end", "text"), [
+    ("2020-06-01", "2020-07-31", "06/2020–07/2020"),
+    ("2020-09-01", "2020-09-30", "09/2020"),
+])
+def test_month_range_prints_a_single_month_once(start, end, text):
+    assert diagrams.month_range(pd.Timestamp(start), pd.Timestamp(end)) == text
+
+
+def test_timeline_step_texts_stay_inside_their_boxes():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.patches import FancyBboxPatch
+
+    timeline = qualitative.load_timeline()
+    phases = list(dict.fromkeys(timeline.sort_values("phase_order")["phase"]))[:3]
+    long_words = ["Desk Research", "Expert:inneninterviews", "Onlineumfrageauswertungsphase"]
+    fig = diagrams.timeline_chart(timeline, list(zip(phases, long_words)))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    top = fig.axes[0]
+    boxes = [p.get_window_extent(renderer) for p in top.patches if isinstance(p, FancyBboxPatch)]
+    texts = [t.get_window_extent(renderer) for t in top.texts]
+    assert len(boxes) == len(texts) == 3
+    for box, text in zip(boxes, texts):
+        assert box.x0 <= text.x0 and text.x1 <= box.x1 and box.y0 <= text.y0 and text.y1 <= box.y1
+    single = timeline.assign(phase_start=pd.Timestamp("2020-09-01"), phase_end=pd.Timestamp("2020-09-30"))
+    labels = [t.get_text() for t in diagrams.timeline_chart(single, []).axes[1].get_yticklabels()]
+    assert all(label.endswith("(09/2020)") for label in labels)

@@ -385,7 +385,7 @@ def test_shade_by_group_colours_rows_and_lists_only_groups_that_occur():
                                           describe={"klein": "klein (bis 5)"})
     light, _dark = plots.block_shades("groups")
     assert shaded["colour"].tolist() == [light, plots.BLOCK_SHADES["grey"][0], light]
-    assert list(legend) == ["klein (bis 5)", "nicht zugeordnet"]
+    assert list(legend) == ["klein (bis 5)", plots.OUTSIDE_KEY]
 
 
 def test_category_bars_draws_one_bar_per_row_with_its_percentage():
@@ -406,3 +406,66 @@ def test_options_with_split_draws_options_above_the_split():
     fig = plots.options_with_split(shares, split)
     top, bottom = fig.axes
     assert len(top.patches) == 2 and len(bottom.patches) == 3
+
+
+def _extents(fig, artists):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return [a.get_window_extent(canvas.get_renderer()) for a in artists]
+
+
+def test_dot_plot_gives_a_long_label_the_room_it_needs():
+    labels = ["Kurz", "Besondere Fachfragen eines Themenfelds (etwa Zulassungen, Prüfungen, Normen und Ähnliches)",
+              "Ein zweites Label, das auf zwei Zeilen umbricht", "Kurz auch", "Noch ein langes Label mit "
+              "einer Klammer (erstens, zweitens, drittens)"]
+    table = pd.DataFrame({"item": [f"B1_{i:02d}" for i in range(5)], "item_label": labels,
+                          "mean": [7.0, 6.0, 5.8, 5.5, 5.0]})
+    fig = plots.dot_plot_means(table, colour="ch08")
+    boxes = _extents(fig, fig.axes[0].get_yticklabels())
+    assert max(len(t.get_text().splitlines()) for t in fig.axes[0].get_yticklabels()) >= 3
+    half_line = fig.dpi * 4 / 72  # 4 pt, half a line of 8-pt labels: less reads as one run-on label
+    for upper, lower in zip(boxes, boxes[1:]):
+        assert upper.y0 - lower.y1 >= half_line, "tick labels of neighbouring rows run into each other"
+
+
+def test_share_bars_draw_a_subset_inside_its_category():
+    table = pd.DataFrame({"value": ["weaker", "stronger", "top"], "label": ["weniger", "intensiver", "darunter oben"],
+                          "share": [0.3, 0.7, 0.4], "part_of": [None, None, "stronger"]})
+    fig = plots.share_bars(table, colour="ch08")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["weniger", "intensiver"]
+    (part,) = [p for p in ax.patches if p.get_gid() == "part-top"]
+    parent = ax.patches[1]
+    assert part.get_y() == parent.get_y() and part.get_width() == pytest.approx(0.4) and part.get_hatch()
+    assert part.get_x() + part.get_width() == pytest.approx(parent.get_width())  # the upper end of its bar
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["darunter oben"]
+    with pytest.raises(ValueError, match="part_of names no category"):
+        plots.share_bars(table.assign(part_of=[None, None, "nowhere"]))
+
+
+def test_category_bars_can_leave_out_empty_categories_and_name_them():
+    table = pd.DataFrame({"label": ["unter 100", "100–149", "150–400", "401–550"], "share": [0.5, 0.0, 0.5, 0.0]})
+    fig = plots.category_bars(table, horizontal=False, drop_empty=True)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["unter 100", "150–400"]
+    assert "100–149 und 401–550" in fig.get_supxlabel()
+    assert len(plots.category_bars(table, horizontal=False).axes[0].patches) == 4
+
+
+def test_lead_counts_stacks_significant_and_other_leads_per_group():
+    table = pd.DataFrame({"comparison": ["nach A", "nach A", "nach B", "nach B"],
+                          "group": ["a1", "a2", "b1", "b2"], "n_sig": [5, 0, 2, 1],
+                          "n_not_sig": [10, 3, 7, 8], "n_items": 18})
+    fig = plots.lead_counts(table, alpha=0.10)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["nach A", "nach B"]
+    first = fig.axes[0]
+    sig = [p for p in first.patches if p.get_gid() == "significant"]
+    rest = [p for p in first.patches if p.get_gid() == "not-significant"]
+    assert [p.get_width() for p in sig] == [5, 0] and [p.get_width() for p in rest] == [10, 3]
+    assert [p.get_x() for p in rest] == [5, 0]
+    assert [t.get_text().strip() for t in first.texts] == ["15, davon 5 signifikant", "3"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["Vorsprung signifikant (p ≤ 0,10)",
+                                                                  "Vorsprung nicht signifikant", "alle verglichenen Items"]
+    assert plots.lead_counts(table.assign(n_not_sig=0)).axes[1].texts[0].get_text().strip() == "2, alle signifikant"

@@ -1001,6 +1001,40 @@ def _chapter_values(payload: Any) -> Any:
     return payload
 
 
+# Marks a caption whose title or chart form this edition chose itself (the appendix "Zu dieser
+# Ausgabe" explains it and lists these figures from the captions, see reconstructed_figures).
+RECONSTRUCTED_MARK = "ᴿ"
+
+
+def reconstructed_figures(layout: Layout) -> list[str]:
+    """Labels of the figures whose caption (cell option ``fig-cap``) ends with the mark, in book order.
+
+    Read from the notebooks' cell options, the one place captions are written, so the appendix's list
+    cannot drift from the captions.
+    """
+    from .render.shortcodes import cell_options
+
+    labels = []
+    for path in sorted(layout.notebooks.glob(NOTEBOOK_GLOB)):
+        for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+            if cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            options = cell_options(source if isinstance(source, str) else "".join(source))
+            label, caption = str(options.get("label", "")), str(options.get("fig-cap", "")).rstrip()
+            if label.startswith("fig-") and caption.endswith(RECONSTRUCTED_MARK):
+                labels.append(label)
+    return labels
+
+
+def _edition_values(layout: Layout) -> dict[str, str]:
+    """``edition.reconstructed_figures``: cross-references to the figures marked as reconstructed."""
+    from . import formatting as fmt
+
+    labels = reconstructed_figures(layout) if layout.notebooks.is_dir() else []
+    return {"reconstructed_figures": fmt.german_list((f"@{label}" for label in labels), empty="keine")}
+
+
 def _registry_values(layout: Layout) -> dict[str, dict[str, str]]:
     """``study.<id>``: what the original study printed, for sentences that quote it as such; and
     ``edition.n_facts``: how many of its statements this edition registers and checks."""
@@ -1016,8 +1050,10 @@ def _registry_values(layout: Layout) -> dict[str, dict[str, str]]:
 def collect_variables(layout: Layout) -> dict[str, Any]:
     """The book's variables: every ``_build/results/<NN>/values.json`` under ``chNN`` -- the only source
     of numbers computed from the data -- plus ``study`` (the study's printed numbers) and ``edition``
-    (the size of the registry), both read from the registry."""
+    (the size of the registry, read from the registry, and the list of reconstructed figures, read from
+    the notebooks' captions)."""
     variables: dict[str, Any] = dict(_registry_values(layout))
+    variables.setdefault("edition", {}).update(_edition_values(layout))
     if not layout.results.is_dir():
         return variables
     for path in sorted(layout.results.glob("*/values.json")):

@@ -17,13 +17,16 @@ import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Patch
+from matplotlib.textpath import TextToPath
 
 from . import plots
 
-__all__ = ["german_date", "month_label", "month_span", "nested_boxes", "ring_diagram", "timeline_chart"]
+__all__ = ["german_date", "month_label", "month_range", "month_span", "nested_boxes", "ring_diagram", "timeline_chart"]
 
 _INK = "#333333"
+_TEXT_TO_PATH = TextToPath()
 _LINE = "#7A7A7A"
 
 
@@ -54,9 +57,40 @@ def _box(ax, x: float, y: float, w: float, h: float, text: str, *, face: str, ed
             fontsize=size, fontweight=weight, color=_INK)
 
 
+def _text_width_pt(text: str, size: float, weight: str) -> float:
+    prop = FontProperties(family=plots.HOUSE_RC["font.sans-serif"], size=size, weight=weight)
+    return max(_TEXT_TO_PATH.get_text_width_height_descent(line, prop, ismath=False)[0]
+               for line in text.split("\n"))
+
+
+def _fitted(text: str, width_in: float, *, size: float, weight: str = "normal",
+            smallest: float = 5.5) -> tuple[str, float]:
+    """``text`` wrapped at word boundaries to ``width_in`` and the largest font size (down to
+    ``smallest``) at which no word has to stick out of that width."""
+    width_pt = 72 * width_in
+    current = size
+    while True:
+        lines: list[str] = []
+        for word in text.split():
+            if lines and _text_width_pt(f"{lines[-1]} {word}", current, weight) <= width_pt:
+                lines[-1] += f" {word}"
+            else:
+                lines.append(word)
+        wrapped = "\n".join(lines)
+        if _text_width_pt(wrapped, current, weight) <= width_pt or current <= smallest:
+            return wrapped, current
+        current = round(current - 0.2, 1)
+
+
 def month_label(ts: pd.Timestamp) -> str:
     """A month as the diagrams print it: ``06/2020``."""
     return f"{ts.month:02d}/{ts.year}"
+
+
+def month_range(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """A period of months as the diagrams print it: ``06/2020–07/2020``, a single month once (``09/2020``)."""
+    first, last = month_label(start), month_label(end)
+    return first if first == last else f"{first}–{last}"
 
 
 _MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
@@ -150,13 +184,20 @@ def timeline_chart(timeline: pd.DataFrame, steps: Sequence[tuple[str, str]], *, 
     light, dark = plots.block_shades(colour)
     with plots.use_house_style():
         fig = _figure(height_in)
-        top, ax = fig.subplots(2, 1, height_ratios=[0.9, 3.2])
+        # The steps get the full width of the figure (their own subfigure), not only the width of the
+        # chart below, which the phase labels narrow; their text is fitted into the box it labels.
+        upper, lower = fig.subfigures(2, 1, height_ratios=[0.9, 3.2])
+        top, ax = upper.add_subplot(), lower.add_subplot()
         top.set_axis_off()
-        top.set_xlim(0, max(1, len(steps)))
+        n_steps = max(1, len(steps))
+        top.set_xlim(0, n_steps)
         top.set_ylim(0, 1)
+        box_w = 0.76
+        text_width_in = 0.85 * box_w * (plots.FIG_WIDTH_IN - 0.1) / n_steps
         for i, (_, label) in enumerate(steps):
-            _box(top, i + 0.5, 0.5, 0.76, 0.7, f"{i + 1}. {label}", face=light, edge=dark, size=6.8,
-                 weight="bold", wrap=14)
+            text, size = _fitted(f"{i + 1}. {label}", text_width_in, size=7.5, weight="bold")
+            _box(top, i + 0.5, 0.5, box_w, 0.7, text, face=light, edge=dark, size=size,
+                 weight="bold", wrap=10_000)
             if i < len(steps) - 1:
                 top.add_patch(FancyArrowPatch((i + 0.89, 0.5), (i + 1.11, 0.5), arrowstyle="-|>",
                                               mutation_scale=10, color=dark))
@@ -169,7 +210,7 @@ def timeline_chart(timeline: pd.DataFrame, steps: Sequence[tuple[str, str]], *, 
             s = mdates.date2num(step["step_start"])
             e = mdates.date2num(step["step_end"] + pd.Timedelta(days=1))
             ax.barh(order[step["phase"]], e - s, left=s, height=0.3, color=dark)
-        ax.set_yticks(y, [f"{r.phase_label}\n({month_label(r.phase_start)}–{month_label(r.phase_end)})"
+        ax.set_yticks(y, [f"{r.phase_label}\n({month_range(r.phase_start, r.phase_end)})"
                           for r in phases.itertuples()])
         ax.set_ylim(len(y) - 0.5, -0.5)
         ax.xaxis.set_major_locator(mdates.MonthLocator(bymonthday=15))
@@ -180,9 +221,9 @@ def timeline_chart(timeline: pd.DataFrame, steps: Sequence[tuple[str, str]], *, 
         ax.tick_params(axis="x", which="major", length=0)
         ax.tick_params(axis="y", length=0)
         ax.spines["left"].set_visible(False)
-        fig.legend(handles=[Patch(facecolor=light, edgecolor=dark, label="Phase"),
-                            Patch(color=dark, label="datierter Einzelschritt (Interviews, Einladungen, Feldzeit)")],
-                   loc="outside lower center", ncol=2)
+        lower.legend(handles=[Patch(facecolor=light, edgecolor=dark, label="Phase"),
+                              Patch(color=dark, label="datierter Einzelschritt (Interviews, Einladungen, Feldzeit)")],
+                     loc="outside lower center", ncol=2)
         return fig
 
 

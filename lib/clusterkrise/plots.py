@@ -52,6 +52,7 @@ __all__ = [
     "HOUSE_RC",
     "NO_DATA_TEXT",
     "NOT_SIGNIFICANT_TEXT",
+    "OUTSIDE_KEY",
     "block_shades",
     "distribution_grid",
     "diverging_bars",
@@ -59,6 +60,7 @@ __all__ = [
     "format_number",
     "format_percent",
     "grouped_bars",
+    "lead_counts",
     "house_font_path",
     "save_figure",
     "share_bars",
@@ -94,6 +96,10 @@ BLOCK_SHADES: dict[str, tuple[str, str]] = {
 
 NO_DATA_TEXT = "keine Daten"
 NOT_SIGNIFICANT_TEXT = "nicht signifikant"
+# The key of grey bars in a chart of categories shaded by comparison group. It names what the grey
+# means for the comparison, so it never reads as a property of the category ("divers" is not
+# "nicht zugeordnet"; it is too rare to be compared).
+OUTSIDE_KEY = "in keiner Vergleichsgruppe"
 
 #: One A4 text column is about 16 cm wide.
 FIG_WIDTH_IN = 16 / 2.54
@@ -282,6 +288,24 @@ def _labels(table: pd.DataFrame) -> list[str]:
     return [_wrap(str(v)) for v in raw]
 
 
+_LINE_IN = 8 * 1.2 / 72  # height of one line of a tick label (8 pt) in inches
+
+
+def _row_span(label: str, per_row: float) -> float:
+    """Height (inches) a row needs: ``per_row``, or more when its wrapped label has more lines."""
+    return max(per_row, (label.count("\n") + 1) * _LINE_IN + 0.1)
+
+
+def _row_positions(labels: Sequence[str], *, per_row: float) -> tuple[np.ndarray, float]:
+    """Row centres in inches from the top edge, each row as tall as its label needs, and the total height.
+
+    Rows of one-line labels keep the regular spacing; a label wrapped to three lines gets the room it
+    takes, so it never runs into the label above or below.
+    """
+    spans = np.array([_row_span(label, per_row) for label in labels], dtype=float)
+    return np.cumsum(spans) - spans / 2, float(spans.sum())
+
+
 def _wrap(text: str, width: int = _WRAP) -> str:
     return textwrap.fill(text, width=width, break_long_words=False, break_on_hyphens=True)
 
@@ -431,9 +455,9 @@ def dot_plot_means(
         main, light, dark = _resolve_colour(colour)
         grey_light, grey_dark = BLOCK_SHADES["grey"]
         labels = _labels(summary)
-        y = np.arange(len(summary))
+        y, span = _row_positions(labels, per_row=0.34)
 
-        fig = _new_figure(_height_for(len(summary), per_row=0.34))
+        fig = _new_figure(max(1.8, 0.9 + span))
         ax = fig.add_subplot()
         ax.grid(axis="x")
         ax.set_axisbelow(True)
@@ -477,7 +501,7 @@ def dot_plot_means(
                                  label="Mittelwert gesamt"))
 
         ax.set_yticks(y, labels)
-        ax.set_ylim(len(y) - 0.5, -0.5)
+        ax.set_ylim(span, 0)
         if xlim is None:
             finite = np.concatenate([a[np.isfinite(a)] for a in plotted])
             xlim = (math.floor(finite.min()) - 0.5, math.ceil(finite.max()) + 0.5)
@@ -488,6 +512,71 @@ def dot_plot_means(
         ax.tick_params(axis="y", length=0)
         fig.legend(handles=handles, loc="outside lower center", ncol=_legend_columns(handles))
         return fig
+
+
+def lead_counts(
+    table: pd.DataFrame,
+    *,
+    colour: str = "groups",
+    alpha: float | None = None,
+    xlabel: str = "Anzahl der Items, bei denen die Gruppe den höheren Mittelwert hat",
+) -> Figure:
+    """How many items each group of a comparison leads on, significant leads dark, the rest light.
+
+    ``table`` has one row per group: ``comparison`` (the heading of its panel, rows of one
+    comparison together), ``group``, ``n_sig`` and ``n_not_sig`` (items where this group has the
+    higher mean, with and without a significant U-test) and ``n_items`` (items compared). It sums up
+    what a dot plot of many items shows item by item: which group is ahead how often.
+    """
+    _require_columns(table, ["comparison", "group", "n_sig", "n_not_sig", "n_items"], "lead_counts")
+    with use_house_style():
+        if _is_empty(table):
+            return _no_data_figure()
+        _, light, dark = _resolve_colour(colour)
+        comparisons = list(dict.fromkeys(table["comparison"]))
+        rows = [table.loc[table["comparison"] == c].reset_index(drop=True) for c in comparisons]
+        fig = _new_figure(0.9 + sum(0.34 * len(r) + 0.3 for r in rows))
+        axes = fig.subplots(len(rows), 1, sharex=True, height_ratios=[len(r) for r in rows], squeeze=False)[:, 0]
+        top = int(table["n_items"].max())
+        for ax, (comparison, part) in zip(axes, zip(comparisons, rows)):
+            y = np.arange(len(part))
+            sig = part["n_sig"].to_numpy(dtype=float)
+            rest = part["n_not_sig"].to_numpy(dtype=float)
+            ax.barh(y, sig, height=0.6, color=dark, gid="significant")
+            ax.barh(y, rest, left=sig, height=0.6, color=light, gid="not-significant")
+            for yi, r in zip(y, part.itertuples()):
+                ax.annotate(_lead_text(int(r.n_sig), int(r.n_sig + r.n_not_sig)), (r.n_sig + r.n_not_sig, yi),
+                            xytext=(4, 0), textcoords="offset points", ha="left", va="center", fontsize=7.5,
+                            zorder=3, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+            # how many items were compared: a dashed line at that count (key in the legend)
+            ax.axvline(int(part["n_items"].max()), color="#777777", lw=0.8, ls=(0, (3, 2)), zorder=1)
+            ax.set_yticks(y, [_wrap(str(g), 30) for g in part["group"]])
+            ax.set_ylim(len(y) - 0.5, -0.5)
+            ax.tick_params(axis="y", length=0)
+            ax.set_title(str(comparison), loc="left", fontsize=8.5, fontweight="bold")
+            ax.grid(axis="x")
+            ax.set_axisbelow(True)
+        axes[-1].set_xlim(0, top * 1.45)
+        # ticks up to the number of items only: beyond it a count cannot go
+        ticks = [t for t in ticker.MaxNLocator(integer=True, nbins=6).tick_values(0, top) if 0 <= t <= top]
+        axes[-1].set_xticks(sorted(set(ticks) | {top}))
+        axes[-1].xaxis.set_major_formatter(GermanFormatter())
+        axes[-1].set_xlabel(xlabel)
+        level = _not_significant_label(alpha).replace(NOT_SIGNIFICANT_TEXT, "").replace(">", "≤").strip()
+        handles = [Patch(color=dark, label=f"Vorsprung signifikant {level}".strip()),
+                   Patch(color=light, label="Vorsprung nicht signifikant"),
+                   Line2D([], [], color="#777777", lw=0.8, ls=(0, (3, 2)), label="alle verglichenen Items")]
+        fig.legend(handles=handles, loc="outside lower center", ncol=_legend_columns(handles))
+        return fig
+
+
+def _lead_text(n_sig: int, n_ahead: int) -> str:
+    """The count at a bar's end of :func:`lead_counts`: "18, davon 11 signifikant", "7, alle signifikant", "1"."""
+    if n_sig == 0:
+        return format_number(n_ahead)
+    if n_sig == n_ahead:
+        return f"{format_number(n_ahead)}, alle signifikant"
+    return f"{format_number(n_ahead)}, davon {format_number(n_sig)} signifikant"
 
 
 def grouped_bars(
@@ -792,7 +881,12 @@ def share_bars(
     horizontal: bool = True,
     xlabel: str = "Anteil",
 ) -> Figure:
-    """One bar per category (column ``label``, else ``value``) in table order, percent labels."""
+    """One bar per category (column ``label``, else ``value``) in table order, percent labels.
+
+    A row whose column ``part_of`` names the ``value`` of another row is a subset of that category
+    (e.g. "darunter oberes Drittel" of "intensiver"): it is drawn hatched inside its category's bar
+    with its own percent label and a legend entry, not as a bar among the exclusive categories.
+    """
     with use_house_style():
         if _is_empty(freqs):
             return _no_data_figure()
@@ -803,9 +897,19 @@ def share_bars(
         if table["share"].isna().all():
             return _no_data_figure()
         _check_shares(table["share"].dropna(), "frequency table")
+        parts = table.iloc[0:0]
+        if "part_of" in table.columns and table["part_of"].notna().any():
+            if not horizontal:
+                raise ValueError("share_bars: subsets (column part_of) are drawn only in horizontal bars")
+            _require_columns(table, ["value"], "frequency table with part_of")
+            is_part = table["part_of"].notna()
+            parts, table = table.loc[is_part], table.loc[~is_part].reset_index(drop=True)
+            unknown = sorted(set(parts["part_of"].astype(str)) - set(table["value"].astype(str)))
+            if unknown:
+                raise ValueError(f"share_bars: part_of names no category of the table: {unknown}")
         labels = [_wrap(str(v)) for v in table[label_col]]
         if horizontal:
-            return _hbars(table, labels, colour, xlabel=xlabel)
+            return _hbars(table, labels, colour, xlabel=xlabel, parts=parts, label_col=label_col)
         main, _, _ = _resolve_colour(colour)
         fig = _new_figure(2.8)
         ax = fig.add_subplot()
@@ -824,15 +928,31 @@ def share_bars(
         return fig
 
 
-def _hbars(table: pd.DataFrame, labels: list[str], colour: str, *, xlabel: str) -> Figure:
-    main, _, _ = _resolve_colour(colour)
+def _hbars(table: pd.DataFrame, labels: list[str], colour: str, *, xlabel: str,
+           parts: pd.DataFrame | None = None, label_col: str = "label") -> Figure:
+    main, _, dark = _resolve_colour(colour)
     vals = table["share"].to_numpy(dtype=float)
     n = len(table)
-    fig = _new_figure(_height_for(n, per_row=0.30, extra=0.7))
+    has_parts = parts is not None and not parts.empty
+    fig = _new_figure(_height_for(n, per_row=0.30, extra=0.7 + (0.3 if has_parts else 0)))
     ax = fig.add_subplot()
     y = np.arange(n)
     bars = ax.barh(y, np.nan_to_num(vals), height=0.65, color=main)
     _bar_labels(ax, bars, vals)
+    if has_parts:
+        handles = []
+        row_of = {str(v): i for i, v in enumerate(table["value"])}
+        for part in parts.itertuples():
+            share = float(part.share)
+            row = row_of[str(part.part_of)]
+            # at the bar's end: the subset is the upper part of its category ("darunter oberes Drittel")
+            sub = ax.barh(row, share, left=max(0.0, vals[row] - share), height=0.65, facecolor=dark,
+                          edgecolor="white", hatch="//", linewidth=0, gid=f"part-{part.value}")
+            _bar_labels(ax, sub, [share], inside=True, colours=[dark])
+            ax.texts[-1].set_bbox({"facecolor": dark, "edgecolor": "none", "pad": 1.2})
+            handles.append(Patch(facecolor=dark, edgecolor="white", hatch="//",
+                                 label=str(getattr(part, label_col))))
+        fig.legend(handles=handles, loc="outside lower center", ncol=_legend_columns(handles))
     top = float(np.nanmax(vals))
     ax.set_xlim(0, min(1.0, top + 0.12) if top < 0.88 else 1.1)
     ax.xaxis.set_major_locator(ticker.MultipleLocator(0.2 if top > 0.4 else 0.1))
@@ -1210,8 +1330,9 @@ def shade_by_group(table: pd.DataFrame, group_labels: Sequence[str], grouping: p
                    outside: str = "nicht zugeordnet") -> tuple[pd.DataFrame, dict[str, str]]:
     """``table`` with columns group and colour (each row shaded by its group) and the legend text -> colour.
 
-    The legend lists only the groups that occur, in the grouping's order, then ``outside``;
-    ``describe`` replaces a group's name in the legend (e.g. by its threshold).
+    The legend lists only the groups that occur, in the grouping's order, then the rows ``outside``
+    every group under :data:`OUTSIDE_KEY`; ``describe`` replaces a group's name in the legend (e.g. by
+    its threshold, or ``outside`` by why those rows are not compared).
     """
     colours = group_colours(grouping, colour=colour, outside=outside)
     labels = [str(g) for g in group_labels]
@@ -1219,7 +1340,8 @@ def shade_by_group(table: pd.DataFrame, group_labels: Sequence[str], grouping: p
     legend = {}
     for name in [*(str(c) for c in grouping.cat.categories), outside]:
         if name in set(labels):
-            legend[(describe or {}).get(name, name)] = colours[name]
+            default = OUTSIDE_KEY if name == outside else name
+            legend[(describe or {}).get(name, default)] = colours[name]
     return shaded, legend
 
 
@@ -1253,13 +1375,20 @@ def _share_bars_on(ax, labels: Sequence[str], shares: np.ndarray, colours: Seque
 
 
 def category_bars(table: pd.DataFrame, *, horizontal: bool, xlabel: str | None = None,
-                  legend: Mapping[str, str] | None = None, colour: str = "groups") -> Figure:
+                  legend: Mapping[str, str] | None = None, colour: str = "groups",
+                  drop_empty: bool = False) -> Figure:
     """One bar per row of ``table`` (columns label, share and optionally colour), shares as fractions.
 
     ``legend`` maps text -> colour (from :func:`shade_by_group`); it sits above the plot so the
-    N note in the bottom right corner stays free.
+    N note in the bottom right corner stays free. ``drop_empty`` leaves out categories nobody chose
+    (a row of 0 % bars says little) and names them in a note under the chart instead.
     """
     _require_columns(table, ["label", "share"], "category_bars")
+    empty: list[str] = []
+    if drop_empty:
+        is_empty = pd.to_numeric(table["share"], errors="coerce").fillna(0).eq(0)
+        empty = [str(label) for label in table.loc[is_empty, "label"]]
+        table = table.loc[~is_empty].reset_index(drop=True)
     colours = table["colour"].tolist() if "colour" in table else [BLOCK_COLOURS[colour]] * len(table)
     with use_house_style():
         height = max(2.0, 0.8 + 0.3 * len(table)) if horizontal else 2.9
@@ -1273,6 +1402,9 @@ def category_bars(table: pd.DataFrame, *, horizontal: bool, xlabel: str | None =
             ncol = len(legend) if chars <= 75 else (2 if max(len(t) for t in legend) <= 45 else 1)
             fig.legend(handles=[Patch(color=c, label=t) for t, c in legend.items()],
                        loc="outside upper center", ncol=ncol)
+        if empty:
+            fig.supxlabel(f"Ohne Nennung und nicht dargestellt: {fmt.german_list(empty)}",
+                          fontsize=7.5, color="#555555")
         return fig
 
 
