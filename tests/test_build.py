@@ -107,6 +107,8 @@ def test_clean_build_executes_every_notebook_and_merges_values(built):
     assert variables(root) == {
         "ch01": {"alpha": 0.1, "total": expected_total(root)},
         "ch02": {"age_cut": 3},
+        # what the build says about this edition: no figure of the fixture is marked as reconstructed
+        "edition": {"reconstructed_figures": "keine"},
     }
     assert len(render.calls) == 1 and render.calls[0]["variables"] == variables(root)
     assert (root / "_book" / "index.html").is_file()
@@ -158,7 +160,7 @@ def test_data_change_reexecutes_the_notebooks_that_read_it(project):
 def test_variables_hold_only_notebook_values_and_the_registry(project):
     """One path for numbers: nothing but the notebooks' values.json (and, where the project has a
     registry, the study's printed numbers) reaches the book's variables."""
-    assert set(variables(project)) == {"ch01", "ch02"}
+    assert set(variables(project)) == {"ch01", "ch02", "edition"}
     registry = project / "data" / "published_facts.yaml"
     registry.write_text(
         "facts:\n  - {id: n_rows, place: {section: '1'}, printed: '3 rows', kind: n_rows, published: 3}\n",
@@ -166,7 +168,7 @@ def test_variables_hold_only_notebook_values_and_the_registry(project):
     )
     b.write_variables(b.Layout(project), b.collect_variables(b.Layout(project)))
     assert variables(project)["study"] == {"n_rows": "3"}
-    assert variables(project)["edition"] == {"n_facts": "1"}
+    assert variables(project)["edition"] == {"n_facts": "1", "reconstructed_figures": "keine"}
 
 
 def test_report_style_values_json_is_merged_under_its_chapter_key(project):
