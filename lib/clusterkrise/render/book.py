@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from ..timing import timed
 from .errors import RenderError
 from .shortcodes import NotebookEmbedder, resolve_shortcodes
 
@@ -304,11 +305,12 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     # Shortcodes one after another (the embedder writes media files and caches notebooks), then the
     # pandoc parses side by side: each is a subprocess, and together they are most of a render.
     resolved = []
-    for path in cfg.chapters:
-        rel = path.relative_to(cfg.project_dir).as_posix()
-        text = resolve_shortcodes(path.read_text(encoding="utf-8"), source=Path(rel), variables=variables, embed=embedder)
-        resolved.append((path, rel, text))
-    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+    with timed("render", "shortcodes"):
+        for path in cfg.chapters:
+            rel = path.relative_to(cfg.project_dir).as_posix()
+            text = resolve_shortcodes(path.read_text(encoding="utf-8"), source=Path(rel), variables=variables, embed=embedder)
+            resolved.append((path, rel, text))
+    with timed("render", "pandoc-parse"), ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
         parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging), resolved))
     chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=blocks) for (path, rel, _), blocks in zip(resolved, parsed)]
     _dedupe_header_ids(chapters)
@@ -321,14 +323,15 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     probe = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file="(probe)", stdin=""))
     with_blocks["pandoc-api-version"] = probe["pandoc-api-version"]
     meta_file = _metadata_file(cfg, staging)
-    filtered = run_pandoc(
-        # the filter runs citeproc itself, as its last step (it then marks each entry's language)
-        ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER)],
-        step="pandoc-filter",
-        file="book (all chapters)",
-        stdin=json.dumps(with_blocks),
-        cwd=cfg.project_dir,
-    )
+    with timed("render", "pandoc-filter"):
+        filtered = run_pandoc(
+            # the filter runs citeproc itself, as its last step (it then marks each entry's language)
+            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER)],
+            step="pandoc-filter",
+            file="book (all chapters)",
+            stdin=json.dumps(with_blocks),
+            cwd=cfg.project_dir,
+        )
     doc = json.loads(filtered)
     out: list[Chapter] = []
     for block in doc["blocks"]:
@@ -640,24 +643,26 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
     meta["imprint"] = {"t": "MetaBlocks", "c": imprint}
     typ_doc = {"pandoc-api-version": doc["pandoc-api-version"], "meta": meta, "blocks": blocks}
     typ_path = staging / "book.typ"
-    run_pandoc(
-        [
-            "-f", "json", "-t", "typst-citations", "--template", str(TYPST_TEMPLATE), "-o", str(typ_path),
-            "-V", f"pdf-title={_typst_string(cfg.title)}",
-            "-V", f"pdf-author={_typst_string(', '.join(cfg.authors))}",
-        ],
-        step="pandoc-typst",
-        file="book (all chapters)",
-        stdin=json.dumps(typ_doc),
-    )
-    try:
-        pdf = typst.compile(
-            str(typ_path),
-            root=str(staging),
-            font_paths=font_dirs(),
-            ignore_system_fonts=True,
-            timestamp=creation_timestamp(cfg),
+    with timed("render", "pandoc-typst"):
+        run_pandoc(
+            [
+                "-f", "json", "-t", "typst-citations", "--template", str(TYPST_TEMPLATE), "-o", str(typ_path),
+                "-V", f"pdf-title={_typst_string(cfg.title)}",
+                "-V", f"pdf-author={_typst_string(', '.join(cfg.authors))}",
+            ],
+            step="pandoc-typst",
+            file="book (all chapters)",
+            stdin=json.dumps(typ_doc),
         )
+    try:
+        with timed("render", "typst-compile"):
+            pdf = typst.compile(
+                str(typ_path),
+                root=str(staging),
+                font_paths=font_dirs(),
+                ignore_system_fonts=True,
+                timestamp=creation_timestamp(cfg),
+            )
     except Exception as exc:  # typst.TypstError carries the diagnostic text
         # keep the generated source: the staging folder disappears, the error must point at a file
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -746,7 +751,8 @@ def render_book(
         doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None)
         results: dict[str, Path] = {}
         if "html" in formats:
-            results["html"] = render_html(cfg, doc, chapters, staging, out_dir)
+            with timed("render", "html"):
+                results["html"] = render_html(cfg, doc, chapters, staging, out_dir)
         if "pdf" in formats:
             results["pdf"] = render_pdf(cfg, doc, chapters, staging, out_dir)
     return results
