@@ -629,6 +629,41 @@ def _cell_marked_failed(executed: str) -> tuple[int | None, str]:
     return (last_started, _cell_source(cells[last_started])) if last_started is not None else (None, "")
 
 
+def _final_save_engine() -> str:
+    """Register (once per worker) papermill's nbclient engine with one change: the executed notebook is written
+    when the run ends -- also when it fails or the kernel dies, so the failing cell is still marked -- instead of
+    before and after every cell. Those writes re-validate and re-serialise a notebook that grows by every SVG
+    output: for the book's ten notebooks about 400 writes, seconds of CPU that nothing reads."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    name = "clusterkrise-final-save"
+    if name in papermill_engines._engines:
+        return name
+
+    class FinalSaveManager(NotebookExecutionManager):
+        def save(self, **kwargs: Any) -> None:
+            if self.end_time is not None:  # set by notebook_complete(), which papermill runs in a `finally`
+                super().save(**kwargs)
+
+    class FinalSaveEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):
+            # papermill's Engine.execute_notebook with the manager above
+            nb_man = FinalSaveManager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                      autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register(name, FinalSaveEngine)
+    return name
+
+
 def _execute_one(job: Mapping[str, Any]) -> dict[str, Any]:
     """Worker: run one notebook with papermill. Returns a plain dict (it crosses a process boundary)."""
     import papermill
@@ -647,6 +682,7 @@ def _execute_one(job: Mapping[str, Any]) -> dict[str, Any]:
             cwd=job["cwd"],
             progress_bar=False,
             log_output=False,
+            engine_name=_final_save_engine(),
         )
     except papermill.PapermillExecutionError as error:
         result.update(
