@@ -17,10 +17,12 @@ import html
 import json
 import os
 import re
+import hashlib
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +153,79 @@ def pandoc_path() -> str:
     return pypandoc.get_pandoc_path()
 
 
+# --------------------------------------------------------------------------------------------
+# cache of earlier renders
+
+
+class RenderCache:
+    """What earlier renders of this project computed, by content hash: each chapter's pandoc parse and
+    each HTML page. A prose edit changes one chapter's text, so only that chapter is parsed again and
+    only its page (and pages whose content moved with it, e.g. numbers) is written again by pandoc; the
+    book filter and the PDF still see the whole book. A hit returns exactly the text pandoc wrote for the
+    same input, so a book rendered from the cache is byte-identical to one rendered without it (the key
+    holds the pandoc binary, the templates and this module's source as well as the input).
+    Lives in ``_build/render-cache/``; entries no render used are removed at the end of a render."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.used: set[Path] = set()
+        self.hits = self.misses = 0
+        self._salt = ""
+        if folder is not None:
+            binary = Path(pandoc_path())
+            info = binary.stat()
+            parts = [str(binary), str(info.st_size), str(info.st_mtime_ns)]
+            for path in (Path(__file__), HTML_TEMPLATE, FILTER):
+                parts.append(hashlib.sha256(path.read_bytes()).hexdigest())
+            self._salt = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def key(self, *parts: str) -> str:
+        digest = hashlib.sha256(self._salt.encode())
+        for part in parts:
+            digest.update(b"\0" + part.encode("utf-8"))
+        return digest.hexdigest()
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.folder / kind / f"{key}.json"  # type: ignore[operator]
+
+    def get(self, kind: str, key: str) -> Any:
+        if self.folder is None:
+            return None
+        path = self._path(kind, key)
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.misses += 1
+            return None
+        self.used.add(path)
+        self.hits += 1
+        return value
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        if self.folder is None:
+            return
+        path = self._path(kind, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+        self.used.add(path)
+
+    def prune(self) -> None:
+        """Forget what this render did not use (an edited chapter's old parse, pages that changed)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.glob("*/*.json"):
+            if path not in self.used:
+                path.unlink(missing_ok=True)
+
+
+def render_cache_for(project_dir: Path) -> RenderCache:
+    """The project's cache when it has a ``_build/`` folder (a build made it), else a cache that keeps nothing."""
+    build = Path(project_dir) / "_build"
+    return RenderCache(build / "render-cache" if build.is_dir() else None)
+
+
 def run_pandoc(args: list[str], *, step: str, file: str, stdin: str | None = None, cwd: Path | None = None) -> str:
     proc = subprocess.run(
         [pandoc_path(), *args], input=stdin, capture_output=True, text=True, encoding="utf-8", cwd=cwd
@@ -252,8 +327,21 @@ def _copy_images(blocks: list[Any], chapter: Path, staging: Path) -> None:
         target[0] = f"figures/{name}"
 
 
-def _parse_chapter(path: Path, text: str, staging: Path) -> list[Any]:
-    doc = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file=str(path), stdin=text))
+_STAGING = "\u0000staging\u0000"  # stands for the render's temporary folder in cached parses
+
+
+def _parse_chapter(path: Path, text: str, staging: Path, cache: RenderCache | None = None) -> list[Any]:
+    # The text names this render's temporary folder (embedded figures); the cache key must not.
+    here = str(staging)
+    key = cache.key("parse", text.replace(here, _STAGING)) if cache else ""
+    parsed = cache.get("parse", key) if cache else None
+    if parsed is None:
+        parsed = run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file=str(path), stdin=text)
+        if cache:
+            cache.put("parse", key, parsed.replace(json.dumps(here)[1:-1], _STAGING))
+    else:
+        parsed = parsed.replace(_STAGING, json.dumps(here)[1:-1])
+    doc = json.loads(parsed)
     blocks = doc["blocks"]
     title = doc.get("meta", {}).get("title")
     if title and not (blocks and blocks[0]["t"] == "Header" and blocks[0]["c"][0] == 1):
@@ -300,7 +388,32 @@ def _metadata_file(cfg: BookConfig, staging: Path) -> Path:
     return path
 
 
-def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None):
+# Generated blocks that only their own page shows (each reading list is one citeproc run).
+_PAGE_ONLY_DIVS = {"reading-list", "notes-page"}
+
+
+def _skeleton(blocks: list[Any]) -> list[Any]:
+    """What the book filter needs of a chapter that is not being shown: headings, figures, tables and
+    every block holding an anchor or a citation (numbering, cross-references, the bibliography), without
+    the plain prose around them."""
+    kept = []
+    for block in blocks:
+        kind = block.get("t")
+        if kind == "Div":
+            if _PAGE_ONLY_DIVS & set(block["c"][0][1]):
+                continue
+            kept.append({"t": "Div", "c": [block["c"][0], _skeleton(block["c"][1])]})
+        elif kind in ("Header", "Figure", "Table") or any(
+            el["t"] == "Cite" or ((attr_of(el) or [""])[0]) for el in walk(block)
+        ):
+            kept.append(block)
+    return kept
+
+
+def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None,
+                   cache: RenderCache | None = None, *, whole: set[str] | None = None):
+    """Parse and filter the book. ``whole``: render only these chapters (paths as in _quarto.yml) in full
+    and the others as a skeleton (:func:`_skeleton`) -- the preview's quick page, never the book."""
     embedder = NotebookEmbedder(executed_dir, staging / "media") if executed_dir is not None else None
     # Shortcodes one after another (the embedder writes media files and caches notebooks), then the
     # pandoc parses side by side: each is a subprocess, and together they are most of a render.
@@ -311,17 +424,26 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
             text = resolve_shortcodes(path.read_text(encoding="utf-8"), source=Path(rel), variables=variables, embed=embedder)
             resolved.append((path, rel, text))
     with timed("render", "pandoc-parse"), ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-        parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging), resolved))
+        parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging, cache), resolved))
     chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=blocks) for (path, rel, _), blocks in zip(resolved, parsed)]
     _dedupe_header_ids(chapters)
+    if whole is not None:
+        for ch in chapters:
+            if ch.rel not in whole:
+                ch.blocks = _skeleton(ch.blocks)
     with_blocks = {
         "pandoc-api-version": None,
         "meta": {},
         "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in chapters],
     }
-    # the API version must match the pandoc binary; ask it once
-    probe = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file="(probe)", stdin=""))
-    with_blocks["pandoc-api-version"] = probe["pandoc-api-version"]
+    # the API version must match the pandoc binary; ask it once (the cache's key names the binary)
+    version = cache.get("probe", cache.key("api-version")) if cache else None
+    if version is None:
+        probe = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file="(probe)", stdin=""))
+        version = probe["pandoc-api-version"]
+        if cache:
+            cache.put("probe", cache.key("api-version"), version)
+    with_blocks["pandoc-api-version"] = version
     meta_file = _metadata_file(cfg, staging)
     with timed("render", "pandoc-filter"):
         filtered = run_pandoc(
@@ -521,7 +643,19 @@ def lists_chapter(chapters: list[Chapter]) -> Chapter:
     return Chapter(source=Path(LISTS_PAGE), rel=LISTS_PAGE, blocks=blocks, page=LISTS_PAGE, title=LISTS_TITLE)
 
 
-def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path) -> Path:
+def _results_digest(results_dir: Path | None) -> str:
+    """The figures' data tables (CSV) a page shows, as one digest: part of every cached page's key."""
+    digest = hashlib.sha256()
+    for path in sorted(results_dir.glob("*/*.csv")) if results_dir else []:
+        digest.update(f"{path.relative_to(results_dir).as_posix()}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+_DATA_LINK = re.compile(r'<a href="data/([^"/]+\.csv)">')
+
+
+def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path,
+                cache: RenderCache | None = None, *, only: set[str] | None = None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     if (staging / "figures").is_dir():
         shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
@@ -563,12 +697,25 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                 args += ["-V", f"book-date={html.escape(display_date(cfg.date))}"]
         if len(listed_h2) >= 2:
             args += ["--toc", "--toc-depth=3"]
-        jobs.append((ch, args, json.dumps(page)))
+        if only is None or ch.rel in only:
+            jobs.append((ch, args, json.dumps(page)))
+
+    results = results_dir if results_dir.is_dir() else None
+    data_key = _results_digest(results) if cache else ""
 
     def write_page(job) -> None:
         ch, args, stdin = job
-        body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=stdin)
-        body = figures_html(wrap_tables(body), out_dir, results_dir if results_dir.is_dir() else None, out_dir / "data")
+        key = cache.key("html", "\0".join(args), stdin, data_key) if cache else ""
+        body = cache.get("html", key) if cache else None
+        if body is None:
+            body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=stdin)
+            body = figures_html(wrap_tables(body), out_dir, results, out_dir / "data")
+            if cache:
+                cache.put("html", key, body)
+        else:  # the data tables figures_html would have copied beside the page
+            (out_dir / "data").mkdir(exist_ok=True)
+            for name in _DATA_LINK.findall(body):
+                shutil.copyfile(sorted(results.glob(f"*/{name}"))[0], out_dir / "data" / name)
         if ch.style:
             body = body.replace('<body class="', f'<body style="{html.escape(ch.style)}" class="', 1)
         (out_dir / ch.page).write_text(body, encoding="utf-8")
@@ -589,9 +736,13 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
 
 def font_dirs() -> list[str]:
     """Fonts shipped in a pip wheel (matplotlib's DejaVu), so the PDF never depends on the system."""
-    import matplotlib
+    import importlib.util
 
-    return [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf")]
+    # found without importing matplotlib (a fifth of a second a render does not need)
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise RenderError("fonts", "matplotlib", "matplotlib (whose DejaVu fonts the book uses) is not installed")
+    return [str(Path(list(spec.submodule_search_locations)[0]) / "mpl-data" / "fonts" / "ttf")]
 
 
 def creation_timestamp(cfg: BookConfig) -> int:
@@ -679,6 +830,40 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
 # --------------------------------------------------------------------------------------------
 
 
+def render_pages(project_dir: Path, book_dir: Path, changed: list[Path], variables: Mapping[str, Any] | None = None,
+                 *, executed_dir: Path | None = None) -> list[Path]:
+    """The preview's quick step: write the HTML pages of the ``changed`` chapters into the existing ``book_dir``
+    at once, the other chapters filtered as skeletons (their headings, figures, anchors and citations, so
+    numbers and cross-references come out as in the book). The full render that follows makes the book.
+    Returns the pages written; nothing is written when a chapter is not part of the book."""
+    project_dir, book_dir = Path(project_dir).resolve(), Path(book_dir).resolve()
+    cfg = load_config(project_dir)
+    rels = {Path(p).resolve().relative_to(project_dir).as_posix() for p in changed}
+    if not rels or not rels <= {c.relative_to(project_dir).as_posix() for c in cfg.chapters} or not book_dir.is_dir():
+        return []
+    merged = load_variables(project_dir, variables)
+    if executed_dir is None and (project_dir / "_build" / "notebooks").is_dir():
+        executed_dir = project_dir / "_build" / "notebooks"
+    cache = render_cache_for(project_dir)
+    with tempfile.TemporaryDirectory(prefix="clusterkrise-page-") as tmp:
+        staging, out = Path(tmp) / "staging", Path(tmp) / "out"
+        staging.mkdir()
+        doc, chapters = build_document(cfg, merged, staging, executed_dir, cache, whole=rels)
+        render_html(cfg, doc, chapters, staging, out, only=rels)
+        for sub in ("figures", "data"):  # a new figure of the page; its data table
+            for path in sorted((out / sub).glob("*")) if (out / sub).is_dir() else []:
+                target = book_dir / sub / path.name
+                if sub == "data" or not target.exists():
+                    target.parent.mkdir(exist_ok=True)
+                    shutil.copyfile(path, target)
+        written = []
+        for ch in chapters:
+            if ch.rel in rels:
+                os.replace(out / ch.page, book_dir / ch.page)  # whole files: a reader never sees half a page
+                written.append(book_dir / ch.page)
+    return written
+
+
 QUARTO_FORMATS = {"html": "html", "pdf": "typst"}
 # Set for Quarto's pre-render step when the caller has executed the notebooks already (with its own
 # parameters): scripts/quarto-pre-render.py then leaves _build/ and _variables.yml alone.
@@ -723,6 +908,7 @@ def render_book(
     *,
     executed_dir: Path | None = None,
     engine: str = "embedded",
+    on_html: Callable[[Path], Any] | None = None,
 ) -> dict[str, Path]:
     """Render the book of ``project_dir`` into ``out_dir``.
 
@@ -731,6 +917,9 @@ def render_book(
     executed notebooks for ``{{< embed >}}`` (default ``project_dir/_build/notebooks`` when present).
     ``engine``: "embedded" (pandoc + typst from the wheels) or "quarto" (``quarto render``, which
     reads ``_variables.yml`` and the executed notebooks under ``_build/notebooks``).
+    ``on_html(index_html)`` is called once the HTML pages are written, before the PDF is made (the preview
+    shows them at once). Chapter parses and HTML pages of earlier renders are reused from
+    ``_build/render-cache/`` when their input is unchanged (:class:`RenderCache`).
     Raises :class:`RenderError` naming the step and file that failed.
     """
     project_dir, out_dir = Path(project_dir).resolve(), Path(out_dir).resolve()
@@ -746,13 +935,18 @@ def render_book(
     merged = load_variables(project_dir, variables)
     if executed_dir is None and (project_dir / "_build" / "notebooks").is_dir():
         executed_dir = project_dir / "_build" / "notebooks"
+    cache = render_cache_for(project_dir)
     with tempfile.TemporaryDirectory(prefix="clusterkrise-render-") as tmp:
         staging = Path(tmp)
-        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None)
+        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache)
         results: dict[str, Path] = {}
         if "html" in formats:
             with timed("render", "html"):
-                results["html"] = render_html(cfg, doc, chapters, staging, out_dir)
+                results["html"] = render_html(cfg, doc, chapters, staging, out_dir, cache)
+            if on_html is not None:
+                on_html(results["html"])
         if "pdf" in formats:
             results["pdf"] = render_pdf(cfg, doc, chapters, staging, out_dir)
+    if "html" in formats:  # an HTML-only render keeps nothing of a PDF, so only a full one may prune
+        cache.prune()
     return results
