@@ -339,10 +339,30 @@ def cmd_compare_with_default(layout: "b.Layout", out: TextIO, err: TextIO) -> in
     return cmd_diff(default, layout.results, layout.build / "compare" / "diff.html", out, err)
 
 
+class _StatHasher(b.Hasher):
+    """Hashes a file again only when its size or modification time changed since the last poll, so polling
+    several times a second costs a few stat calls."""
+
+    seen: dict[Path, tuple[tuple[int, int], str]] = {}
+
+    def file(self, path: Path) -> str:
+        try:
+            info = path.stat()
+        except OSError:
+            return super().file(path)  # reports the problem
+        stamp = (info.st_mtime_ns, info.st_size)
+        known = self.seen.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        digest = super().file(path)
+        self.seen[path] = (stamp, digest)
+        return digest
+
+
 def watch_digests(root: Path) -> dict[str, str]:
     """Content hash of every file preview watches, by path (content, not timestamps: saving unchanged files is no
     change)."""
-    hasher = b.Hasher()
+    hasher = _StatHasher()
     digests: dict[str, str] = {}
     try:
         for name in WATCHED:
@@ -605,7 +625,7 @@ def main(
                 with locked():  # fail now rather than queue behind the running build
                     pass
 
-            return cmd_preview(layout, args.port, rebuild, out, err, quick=quick)
+            return cmd_preview(layout, args.port, rebuild, out, err, quick=quick, interval=0.2)
     except b.BuildError as error:
         print(str(error), file=err)
         return EXIT_FAILED
