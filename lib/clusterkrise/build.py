@@ -609,6 +609,8 @@ def _kernel_env(layout: Layout) -> dict[str, str]:
         "PYTHONPATH": pythonpath,
         "PYTHONHASHSEED": "0",
         "SOURCE_DATE_EPOCH": str(source_date_epoch(layout.root)),
+        # the survey file is loaded and validated once per build, not once per notebook (clusterkrise.datacache)
+        "CLUSTERKRISE_DATA_CACHE": str(layout.build / "data-cache"),
     }
 
 
@@ -767,14 +769,21 @@ def _data_paths(notebooks: Sequence[Notebook], routed: Mapping[str, Mapping[str,
     return paths
 
 
-def _validate_job(paths: Sequence[str]) -> dict[str, str] | None:
-    """Worker: the project's loader on every data file; None when all are valid (or there is no loader yet)."""
+def _validate_job(paths: Sequence[str], cache: str | None = None) -> dict[str, str] | None:
+    """Worker: the project's loader on every data file; None when all are valid (or there is no loader yet).
+    ``cache``: the build's data cache, where the notebooks then find the validated file."""
     validator = _default_validator()
     if validator is None:
         return None
     for path in paths:
         try:
-            validator(Path(path))
+            if cache:
+                from .codebook import CODEBOOK_PATH
+                from .datacache import cached_load
+
+                cached_load(lambda: validator(Path(path)), [Path(path), Path(CODEBOOK_PATH)], cache)
+            else:
+                validator(Path(path))
         except Exception as error:
             return {"path": path, "error": f"{error}", "traceback": traceback.format_exc()}
     return None
@@ -963,7 +972,8 @@ def execute_notebooks(
         )
         with stack, pool:
             # The project's own check of the data runs beside the notebooks: it needs the same slow imports.
-            checking = pool.submit(_validate_job, [str(p) for p in data_paths]) if validate is True and data_paths else None
+            checking = (pool.submit(_validate_job, [str(p) for p in data_paths], env.get("CLUSTERKRISE_DATA_CACHE"))
+                        if validate is True and data_paths else None)
             futures = [pool.submit(_execute_one, jobs_by_name[nb.name]) for nb in todo]
             for future in as_completed([*futures, *([checking] if checking else [])]):
                 if future.cancelled():
