@@ -655,7 +655,13 @@ _DATA_LINK = re.compile(r'<a href="data/([^"/]+\.csv)">')
 
 
 def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path,
-                cache: RenderCache | None = None, *, only: set[str] | None = None) -> Path:
+                cache: RenderCache | None = None, *, only: set[str] | None = None,
+                meanwhile: Callable[[], Any] | None = None, on_html: Callable[[Path], Any] | None = None) -> Any:
+    """Write the HTML pages; returns ``out_dir/index.html``, or with ``meanwhile`` the pair (index, its result).
+
+    ``meanwhile`` (the PDF) runs in a second thread while pandoc writes the pages -- it starts after the
+    cross-page links are set, so it sees the blocks exactly as it would after the pages; ``on_html`` is
+    called as soon as the pages are written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if (staging / "figures").is_dir():
         shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
@@ -720,14 +726,24 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
             body = body.replace('<body class="', f'<body style="{html.escape(ch.style)}" class="', 1)
         (out_dir / ch.page).write_text(body, encoding="utf-8")
 
-    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-        list(pool.map(write_page, jobs))
-    (out_dir / "assets").mkdir(exist_ok=True)
-    shutil.copyfile(CSS, out_dir / "assets" / "book.css")
-    # the charts' text is set in DejaVu Sans: the browser gets the same font file as Typst
-    for name in FONT_FILES:
-        shutil.copyfile(Path(font_dirs()[0]) / name, out_dir / "assets" / name)
-    return out_dir / "index.html"
+    side = ThreadPoolExecutor(max_workers=1) if meanwhile is not None else None
+    other = side.submit(meanwhile) if side is not None else None
+    try:
+        with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+            list(pool.map(write_page, jobs))
+        (out_dir / "assets").mkdir(exist_ok=True)
+        shutil.copyfile(CSS, out_dir / "assets" / "book.css")
+        # the charts' text is set in DejaVu Sans: the browser gets the same font file as Typst
+        for name in FONT_FILES:
+            shutil.copyfile(Path(font_dirs()[0]) / name, out_dir / "assets" / name)
+        if on_html is not None:
+            on_html(out_dir / "index.html")
+    finally:
+        if side is not None:
+            side.shutdown(wait=True)
+    if other is None:
+        return out_dir / "index.html"
+    return out_dir / "index.html", other.result()
 
 
 # --------------------------------------------------------------------------------------------
@@ -940,12 +956,15 @@ def render_book(
         staging = Path(tmp)
         doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache)
         results: dict[str, Path] = {}
-        if "html" in formats:
+        if "html" in formats and "pdf" in formats:  # the PDF beside the HTML pages: two cores, two outputs
+            with timed("render", "html+pdf"):
+                results["html"], results["pdf"] = render_html(
+                    cfg, doc, chapters, staging, out_dir, cache, on_html=on_html,
+                    meanwhile=lambda: render_pdf(cfg, doc, chapters, staging, out_dir))
+        elif "html" in formats:
             with timed("render", "html"):
-                results["html"] = render_html(cfg, doc, chapters, staging, out_dir, cache)
-            if on_html is not None:
-                on_html(results["html"])
-        if "pdf" in formats:
+                results["html"] = render_html(cfg, doc, chapters, staging, out_dir, cache, on_html=on_html)
+        elif "pdf" in formats:
             results["pdf"] = render_pdf(cfg, doc, chapters, staging, out_dir)
     if "html" in formats:  # an HTML-only render keeps nothing of a PDF, so only a full one may prune
         cache.prune()
