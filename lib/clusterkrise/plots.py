@@ -1005,11 +1005,10 @@ def _fit_inside_labels(fig: Figure) -> None:
     labelled = [pair for ax in fig.axes for pair in ax.__dict__.get("_inside_labels", [])]
     if not labelled:
         return
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()  # runs the constrained layout, so the extents below are the final ones
-    renderer = canvas.get_renderer()
+    # Lays the figure out and measures its text as a draw would, without painting a raster nobody reads
+    # (the constrained layout runs, so the extents below are the final ones).
+    fig.draw_without_rendering()
+    renderer = fig._get_renderer()
     for text, bar in labelled:
         if text.get_window_extent(renderer).width + 2 > bar.get_window_extent(renderer).width:
             text.remove()
