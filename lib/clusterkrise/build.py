@@ -974,7 +974,13 @@ def execute_notebooks(
             # The project's own check of the data runs beside the notebooks: it needs the same slow imports.
             checking = (pool.submit(_validate_job, [str(p) for p in data_paths], env.get("CLUSTERKRISE_DATA_CACHE"))
                         if validate is True and data_paths else None)
-            futures = [pool.submit(_execute_one, jobs_by_name[nb.name]) for nb in todo]
+            # Longest first, so that two workers finish together instead of one waiting for the last long notebook:
+            # by the time of the last run where known, else by the length of the code.
+            def expected(nb: Notebook) -> tuple[float, int]:
+                seconds = (entries.get(nb.name) or {}).get("seconds")
+                return (float(seconds) if isinstance(seconds, (int, float)) else 0.0, sum(len(c) for c in nb.code))
+
+            futures = [pool.submit(_execute_one, jobs_by_name[nb.name]) for nb in sorted(todo, key=expected, reverse=True)]
             for future in as_completed([*futures, *([checking] if checking else [])]):
                 if future.cancelled():
                     continue
