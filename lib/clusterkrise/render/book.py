@@ -42,6 +42,8 @@ CSS = PACKAGE_DIR / "assets" / "book.css"
 # pandoc runs are subprocesses: one per core keeps both cores busy without oversubscribing.
 PANDOC_WORKERS = max(1, os.cpu_count() or 1)
 
+# libyaml's safe loader where installed: the variables file holds about a thousand values
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Chapter shown on the PDF's imprint page instead of as a chapter of its own.
 IMPRINT_STEM = "imprint"
 # Keys of _quarto.yml handed to pandoc (and so to the filter) as document metadata.
@@ -82,7 +84,7 @@ def _chapter_list(entries: list[Any]) -> Iterator[str]:
 def load_config(project_dir: Path) -> BookConfig:
     path = Path(project_dir) / "_quarto.yml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
     except FileNotFoundError:
         raise RenderError("config", str(path), "no _quarto.yml in the project directory") from None
     except yaml.YAMLError as exc:
@@ -135,7 +137,7 @@ def load_variables(project_dir: Path, overrides: Mapping[str, Any] | None = None
     base: dict[str, Any] = {}
     if path.is_file():
         try:
-            base = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            base = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise RenderError("config", str(path), f"invalid YAML: {exc}") from None
         if not isinstance(base, dict):
@@ -403,10 +405,17 @@ def _skeleton(blocks: list[Any]) -> list[Any]:
             if _PAGE_ONLY_DIVS & set(block["c"][0][1]):
                 continue
             kept.append({"t": "Div", "c": [block["c"][0], _skeleton(block["c"][1])]})
-        elif kind in ("Header", "Figure", "Table") or any(
-            el["t"] == "Cite" or ((attr_of(el) or [""])[0]) for el in walk(block)
-        ):
+        elif kind in ("Header", "Figure", "Table") or (attr_of(block) or [""])[0]:
             kept.append(block)
+        else:  # of a paragraph or list only its citations (@fig-x is one too) and its anchors
+            marks = []
+            for el in walk(block):
+                if el["t"] == "Cite":
+                    marks.append(el)
+                elif el["t"] in ("Span", "Link", "Code", "Image") and (attr_of(el) or [""])[0]:
+                    marks.append({"t": "Span", "c": [attr_of(el), []]})
+            if marks:
+                kept.append({"t": "Para", "c": marks})
     return kept
 
 
