@@ -56,10 +56,15 @@ def main() -> int:
         shutil.copytree(args.project.resolve(), root, ignore=COPY_IGNORE)
         timings = Path(scratch) / "timings.jsonl"
         env = {**os.environ, "CLUSTERKRISE_TIMINGS": str(timings), "PYTHONPATH": str(root / "lib")}
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "clusterkrise", "-C", str(root), "build", "--jobs", str(args.jobs)],
                               cwd=root, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if done.returncode:
             raise SystemExit(done.stdout + done.stderr)
         manifest = json.loads((root / "_build" / "cache.json").read_text(encoding="utf-8"))
@@ -88,7 +93,8 @@ def main() -> int:
                 saving[record["name"]][record["step"]] = saving[record["name"]].get(record["step"], 0.0) + record["seconds"]
             elif record["kind"] == "render":
                 render[record["name"]] += record["seconds"]
-    print(f"clean build, --jobs {args.jobs}: {wall:.1f} s wall\n")
+    print(f"clean build, --jobs {args.jobs}: {wall:.1f} s wall, {cpu:.1f} s CPU (all processes); "
+          f"load average {os.getloadavg()[0]:.2f}\n")
     print(f"{'notebook':<28}{'wall':>7}{'start':>7}{'import':>8}{'figs':>7}{'n':>4}{'other':>7}")
     for name, n in notebooks.items():
         print(f"{name:<28}{n['wall']:>7.2f}{n['startup']:>7.2f}{n['imports']:>8.2f}{n['figures']:>7.2f}{n['n_figures']:>4}{n['other']:>7.2f}")
@@ -106,7 +112,7 @@ def main() -> int:
     for name, seconds in render.items():
         print(f"{name:<18}{seconds:>8.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"wall": wall, "notebooks": notebooks, "figure_cells": figure_cells,
+        args.json.write_text(json.dumps({"wall": wall, "cpu": cpu, "notebooks": notebooks, "figure_cells": figure_cells,
                                          "saving": saving, "render": render}, indent=2), encoding="utf-8")
     return 0
 
