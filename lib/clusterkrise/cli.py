@@ -625,7 +625,7 @@ def main(
                 with locked():  # fail now rather than queue behind the running build
                     pass
 
-            return cmd_preview(layout, args.port, rebuild, out, err, quick=quick, interval=0.2)
+            return cmd_preview(layout, args.port, rebuild, out, err, quick=quick, interval=0.1)
     except b.BuildError as error:
         print(str(error), file=err)
         return EXIT_FAILED
