@@ -80,6 +80,14 @@ def child(argv: list[str]) -> int:
     return 0
 
 
+def children_cpu() -> float:
+    """User + system seconds of every ended child process (and theirs) so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
@@ -215,8 +223,12 @@ def main() -> int:
         print("render: " + ("stand-in (writes index.html only)" if stand_in else "clusterkrise.render.render_book"))
         build = [sys.executable, __file__, "--child", "build", str(root), "1" if stand_in else "0", str(args.jobs), args.formats,
                  "0" if args.fixture else "1"]
+        cpu = {}
+        mark = children_cpu()
         times = {"naive": naive_build(root, stand_in, args.formats)}
+        cpu["naive"], mark = children_cpu() - mark, children_cpu()
         times["clean"] = timed(build, root)
+        cpu["clean"] = children_cpu() - mark
         times["noop"] = timed(build, root)
         edit_prose(root)
         times["prose"] = timed(build, root)
@@ -240,6 +252,7 @@ def main() -> int:
         print(f"{label:<40}{seconds:>9.2f}  {target}")
     print(f"\nnaive / clean = {speedup:.2f}x (target >= {MIN_SPEEDUP}x)")
     print(f"clean / no-op = {times['clean'] / times['noop']:.1f}x, clean / prose-only = {times['clean'] / times['prose']:.1f}x")
+    print(f"CPU (user + system, all processes): naive {cpu['naive']:.1f} s, clean build {cpu['clean']:.1f} s")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} (1 min), {os.getloadavg()[1]:.2f} (5 min)")
     verdicts = {
         "clean": times["clean"] <= TARGETS["clean"],
