@@ -69,7 +69,7 @@ def test_figures_written_with_n(default_run):
     out, values = default_run
     assert values["produced"] == FIGURES
     for label in FIGURES:
-        for ext in ("svg", "png", "csv"):
+        for ext in ("svg", "csv"):
             path = out / "07" / f"{label}.{ext}"
             assert path.is_file() and path.stat().st_size > 0, path
         assert values["raw"][f"{label.replace('-', '')}_n"] > 0

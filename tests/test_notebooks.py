@@ -329,7 +329,7 @@ def test_notebook_runs(runs, config, path):
 def test_every_study_figure_and_table_exactly_once(runs):
     run = runs["default"]
     problems = []
-    for stem, suffixes in [(f"abb-{n:02d}", (".svg", ".png", ".csv")) for n in STUDY_FIGURES] + \
+    for stem, suffixes in [(f"abb-{n:02d}", (".svg", ".csv")) for n in STUDY_FIGURES] + \
                           [(f"tab-{n:02d}", (".csv",)) for n in STUDY_TABLES]:
         for suffix in suffixes:
             found = _find(run, stem, suffix)

@@ -609,6 +609,8 @@ def _kernel_env(layout: Layout) -> dict[str, str]:
         "PYTHONPATH": pythonpath,
         "PYTHONHASHSEED": "0",
         "SOURCE_DATE_EPOCH": str(source_date_epoch(layout.root)),
+        # the survey file is loaded and validated once per build, not once per notebook (clusterkrise.datacache)
+        "CLUSTERKRISE_DATA_CACHE": str(layout.build / "data-cache"),
     }
 
 
@@ -629,6 +631,41 @@ def _cell_marked_failed(executed: str) -> tuple[int | None, str]:
     return (last_started, _cell_source(cells[last_started])) if last_started is not None else (None, "")
 
 
+def _final_save_engine() -> str:
+    """Register (once per worker) papermill's nbclient engine with one change: the executed notebook is written
+    when the run ends -- also when it fails or the kernel dies, so the failing cell is still marked -- instead of
+    before and after every cell. Those writes re-validate and re-serialise a notebook that grows by every SVG
+    output: for the book's ten notebooks about 400 writes, seconds of CPU that nothing reads."""
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    name = "clusterkrise-final-save"
+    if name in papermill_engines._engines:
+        return name
+
+    class FinalSaveManager(NotebookExecutionManager):
+        def save(self, **kwargs: Any) -> None:
+            if self.end_time is not None:  # set by notebook_complete(), which papermill runs in a `finally`
+                super().save(**kwargs)
+
+    class FinalSaveEngine(NBClientEngine):
+        @classmethod
+        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
+                             autosave_cell_every=30, **kwargs):
+            # papermill's Engine.execute_notebook with the manager above
+            nb_man = FinalSaveManager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
+                                      autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()
+            return nb_man.nb
+
+    papermill_engines.register(name, FinalSaveEngine)
+    return name
+
+
 def _execute_one(job: Mapping[str, Any]) -> dict[str, Any]:
     """Worker: run one notebook with papermill. Returns a plain dict (it crosses a process boundary)."""
     import papermill
@@ -647,6 +684,7 @@ def _execute_one(job: Mapping[str, Any]) -> dict[str, Any]:
             cwd=job["cwd"],
             progress_bar=False,
             log_output=False,
+            engine_name=_final_save_engine(),
         )
     except papermill.PapermillExecutionError as error:
         result.update(
@@ -731,14 +769,21 @@ def _data_paths(notebooks: Sequence[Notebook], routed: Mapping[str, Mapping[str,
     return paths
 
 
-def _validate_job(paths: Sequence[str]) -> dict[str, str] | None:
-    """Worker: the project's loader on every data file; None when all are valid (or there is no loader yet)."""
+def _validate_job(paths: Sequence[str], cache: str | None = None) -> dict[str, str] | None:
+    """Worker: the project's loader on every data file; None when all are valid (or there is no loader yet).
+    ``cache``: the build's data cache, where the notebooks then find the validated file."""
     validator = _default_validator()
     if validator is None:
         return None
     for path in paths:
         try:
-            validator(Path(path))
+            if cache:
+                from .codebook import CODEBOOK_PATH
+                from .datacache import cached_load
+
+                cached_load(lambda: validator(Path(path)), [Path(path), Path(CODEBOOK_PATH)], cache)
+            else:
+                validator(Path(path))
         except Exception as error:
             return {"path": path, "error": f"{error}", "traceback": traceback.format_exc()}
     return None
@@ -927,8 +972,15 @@ def execute_notebooks(
         )
         with stack, pool:
             # The project's own check of the data runs beside the notebooks: it needs the same slow imports.
-            checking = pool.submit(_validate_job, [str(p) for p in data_paths]) if validate is True and data_paths else None
-            futures = [pool.submit(_execute_one, jobs_by_name[nb.name]) for nb in todo]
+            checking = (pool.submit(_validate_job, [str(p) for p in data_paths], env.get("CLUSTERKRISE_DATA_CACHE"))
+                        if validate is True and data_paths else None)
+            # Longest first, so that two workers finish together instead of one waiting for the last long notebook:
+            # by the time of the last run where known, else by the length of the code.
+            def expected(nb: Notebook) -> tuple[float, int]:
+                seconds = (entries.get(nb.name) or {}).get("seconds")
+                return (float(seconds) if isinstance(seconds, (int, float)) else 0.0, sum(len(c) for c in nb.code))
+
+            futures = [pool.submit(_execute_one, jobs_by_name[nb.name]) for nb in sorted(todo, key=expected, reverse=True)]
             for future in as_completed([*futures, *([checking] if checking else [])]):
                 if future.cancelled():
                     continue

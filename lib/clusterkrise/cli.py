@@ -32,7 +32,15 @@ from . import procs
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 # What `preview` watches for changes (relative to the project root).
-WATCHED = ("chapters", "notebooks", "lib", "data", "_quarto.yml")
+WATCHED = ("chapters", "index.qmd", "notebooks", "lib", "data", "_quarto.yml", "references.bib")
+# What a page served by `preview` gets before </body>: it asks for the book's version every 300 ms and reloads
+# the page when a rebuild changed it. Added when serving, never written into _book/.
+LIVE_RELOAD = (
+    "<script>/* clusterkrise preview: reload on rebuild */(function(){var v=null;setInterval(function(){"
+    "fetch('/__version',{cache:'no-store'}).then(function(r){return r.text()}).then(function(t){"
+    "if(v===null){v=t}else if(t!==v){location.reload()}}).catch(function(){})},300)})();</script>"
+)
+VERSION_PATH = "/__version"
 
 
 def _formats(text: str) -> tuple[str, ...]:
@@ -181,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("preview", help="serve _book/ on 127.0.0.1 and rebuild on changes (Ctrl-C stops)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--formats", type=_formats, default=("html",), metavar="html,pdf")
+    p.add_argument("--formats", type=_formats, default=b.DEFAULT_FORMATS, metavar="html,pdf",
+                   help="what each rebuild makes (default both: the changed page first, then the PDF)")
     _add_execution_options(p)
     _add_engine_option(p)
     return parser
@@ -330,9 +339,30 @@ def cmd_compare_with_default(layout: "b.Layout", out: TextIO, err: TextIO) -> in
     return cmd_diff(default, layout.results, layout.build / "compare" / "diff.html", out, err)
 
 
-def watch_digest(root: Path) -> str:
-    """Content hash of everything preview watches (content, not timestamps: saving unchanged files is no change)."""
-    hasher = b.Hasher()
+class _StatHasher(b.Hasher):
+    """Hashes a file again only when its size or modification time changed since the last poll, so polling
+    several times a second costs a few stat calls."""
+
+    seen: dict[Path, tuple[tuple[int, int], str]] = {}
+
+    def file(self, path: Path) -> str:
+        try:
+            info = path.stat()
+        except OSError:
+            return super().file(path)  # reports the problem
+        stamp = (info.st_mtime_ns, info.st_size)
+        known = self.seen.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        digest = super().file(path)
+        self.seen[path] = (stamp, digest)
+        return digest
+
+
+def watch_digests(root: Path) -> dict[str, str]:
+    """Content hash of every file preview watches, by path (content, not timestamps: saving unchanged files is no
+    change)."""
+    hasher = _StatHasher()
     digests: dict[str, str] = {}
     try:
         for name in WATCHED:
@@ -341,7 +371,16 @@ def watch_digest(root: Path) -> str:
                 digests.update(hasher.tree(path, base=root))
     except b.BuildError as error:  # an unreadable file: the rebuild reports it; preview keeps serving
         digests["?"] = str(error)
-    return hashlib.sha256(repr(sorted(digests.items())).encode()).hexdigest()
+    return digests
+
+
+def watch_digest(root: Path) -> str:
+    """One hash of everything preview watches."""
+    return hashlib.sha256(repr(sorted(watch_digests(root).items())).encode()).hexdigest()
+
+
+def changed_files(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
 
 
 def _log_traceback(layout: "b.Layout", name: str, *, append: bool = False) -> Path | None:
@@ -364,6 +403,32 @@ def _bind_preview(layout: "b.Layout", port: int) -> Any:
     class QuietHandler(SimpleHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0].split("#", 1)[0]
+            if path == VERSION_PATH:
+                self._send(str(getattr(self.server, "version", 0)).encode(), "text/plain")
+                return
+            try:
+                target = Path(self.translate_path(path))
+                if target.is_dir():
+                    target = target / "index.html"
+                page = target.read_text(encoding="utf-8") if target.suffix == ".html" and target.is_file() else None
+            except (OSError, ValueError, UnicodeDecodeError):
+                page = None
+            if page is None or "</body>" not in page:
+                super().do_GET()
+                return
+            head, _, tail = page.rpartition("</body>")
+            self._send((head + LIVE_RELOAD + "</body>" + tail).encode("utf-8"), "text/html; charset=utf-8")
+
+        def _send(self, body: bytes, kind: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
 
         def send_head(self) -> Any:
             try:
@@ -401,10 +466,14 @@ def cmd_preview(
     polls: int | None = None,
     interval: float = 1.0,
     on_ready: Callable[[int], None] | None = None,
+    quick: Callable[[list[Path]], list[Path]] | None = None,
 ) -> int:
     """Serve the book and rebuild on changes. ``polls`` bounds the loop (tests); None runs until Ctrl-C.
 
-    The port is taken before the first build: a busy port is reported at once, not after a long build."""
+    The port is taken before the first build: a busy port is reported at once, not after a long build.
+    ``quick(changed_chapters)``, when given, runs first when only chapter texts changed: it writes their pages
+    into ``_book/`` at once (the browser reloads them), and the full rebuild (HTML and PDF) follows. Pages
+    served get a small script that reloads them when ``/__version`` changes, i.e. after every rebuild."""
 
     def attempt() -> None:
         try:
@@ -413,7 +482,8 @@ def cmd_preview(
             print(str(error), file=err, flush=True)
 
     server = _bind_preview(layout, port)
-    last = watch_digest(layout.root)  # taken before building, so that edits made during the build count
+    server.version = 0
+    last = watch_digests(layout.root)  # taken before building, so that edits made during the build count
     try:
         attempt()
     except BaseException:
@@ -429,11 +499,24 @@ def cmd_preview(
         while polls is None or count < polls:
             time.sleep(interval)
             count += 1
-            now = watch_digest(layout.root)
+            now = watch_digests(layout.root)
             if now != last:
+                changed = changed_files(last, now)
                 last = now
+                if quick is not None and all(name.endswith(".qmd") for name in changed):
+                    start = time.perf_counter()
+                    try:
+                        pages = quick([layout.root / name for name in changed])
+                    except Exception as error:  # noqa: BLE001 - the full rebuild below reports it properly
+                        pages = []
+                        print(f"quick page skipped ({type(error).__name__}); rebuilding", file=out, flush=True)
+                    if pages:
+                        server.version += 1
+                        names = ", ".join(page.name for page in pages)
+                        print(f"page {names} … {time.perf_counter() - start:.1f} s", file=out, flush=True)
                 print("change detected, rebuilding", file=out, flush=True)
                 attempt()
+                server.version += 1
                 print(f"preview on http://127.0.0.1:{server.server_address[1]}/ is up to date", file=out, flush=True)
     except KeyboardInterrupt:
         pass
@@ -530,11 +613,19 @@ def main(
                         render=render, validate=validate, out=out, warm_kernels=False if args.fresh_kernels else None,
                     )
 
+            def quick(changed: list[Path]) -> list[Path]:
+                if render is not None and getattr(render, "keywords", {}).get("engine") != "embedded":
+                    return []  # Quarto or a stand-in renders the book: no quick page
+                from .render.book import render_pages
+
+                with procs.build_lock(layout.build, wait=True, err=err):
+                    return render_pages(layout.root, layout.book, changed, executed_dir=layout.executed)
+
             if args.no_wait:
                 with locked():  # fail now rather than queue behind the running build
                     pass
 
-            return cmd_preview(layout, args.port, rebuild, out, err)
+            return cmd_preview(layout, args.port, rebuild, out, err, quick=quick, interval=0.1)
     except b.BuildError as error:
         print(str(error), file=err)
         return EXIT_FAILED

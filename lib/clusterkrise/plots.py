@@ -18,7 +18,7 @@ Typst draws it with the DejaVu Sans it is given (the font of matplotlib's wheel,
 ``clusterkrise.render.book.font_dirs``) and the HTML edition ships the same font file with an
 ``@font-face`` rule, so the figure looks the same in both and its labels can be searched, selected
 and read out in the browser. The same data give the same bytes. The alternative text passed to
-:func:`save_figure` is stored in the SVG and PNG metadata and belongs next to the figure in the book.
+:func:`save_figure` is stored in the SVG metadata and belongs next to the figure in the book.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from . import formatting as fmt
+from .timing import timed
 
 __all__ = [
     "BLOCK_COLOURS",
@@ -1201,11 +1202,10 @@ def _fit_inside_labels(fig: Figure) -> None:
     labelled = [pair for ax in fig.axes for pair in ax.__dict__.get("_inside_labels", [])]
     if not labelled:
         return
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    canvas.draw()  # runs the constrained layout, so the extents below are the final ones
-    renderer = canvas.get_renderer()
+    # Lays the figure out and measures its text as a draw would, without painting a raster nobody reads
+    # (the constrained layout runs, so the extents below are the final ones).
+    fig.draw_without_rendering()
+    renderer = fig._get_renderer()
     for text, bar in labelled:
         if text.get_window_extent(renderer).width + 2 > bar.get_window_extent(renderer).width:
             text.remove()
@@ -1213,28 +1213,30 @@ def _fit_inside_labels(fig: Figure) -> None:
         ax.__dict__.pop("_inside_labels", None)
 
 
-def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str) -> tuple[Path, Path]:
-    """Write ``<stem>.svg`` (vector, print) and ``<stem>.png`` (200 dpi); return both paths.
+def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str) -> Path:
+    """Write ``<stem>.svg`` and return its path: the one file both editions read (the HTML inlines it,
+    Typst places it in the PDF), so the figure is drawn once and no raster copy is made that nothing reads.
 
     Equal figures give byte-identical files: fixed SVG hash salt, no creation date, no software
-    tag; text as text in DejaVu Sans (``svg.fonttype: none``). The alternative text goes into both files' metadata ("Description").
+    tag; text as text in DejaVu Sans (``svg.fonttype: none``). The alternative text goes into the
+    file's metadata ("Description").
     """
     if not isinstance(fig, Figure):
         raise TypeError(f"save_figure: expected a matplotlib Figure, got {type(fig).__name__}")
     if not isinstance(alt_text, str) or not alt_text.strip():
         raise ValueError("save_figure: alt_text must be a non-empty description of the figure")
     stem = Path(path_stem)
-    if stem.suffix.lower() in {".svg", ".png"}:
+    if stem.suffix.lower() == ".svg":
         stem = stem.with_suffix("")
     stem.parent.mkdir(parents=True, exist_ok=True)
-    svg, png = stem.with_name(stem.name + ".svg"), stem.with_name(stem.name + ".png")
+    svg = stem.with_name(stem.name + ".svg")
     with use_house_style():
-        _fit_inside_labels(fig)
-        fig.savefig(svg, format="svg",
-                    metadata={"Date": None, "Creator": None, "Description": alt_text})
-        fig.savefig(png, format="png", dpi=200,
-                    metadata={"Software": None, "Description": alt_text})
-    return svg, png
+        with timed("figure", stem.name, step="fit-labels"):
+            _fit_inside_labels(fig)
+        with timed("figure", stem.name, step="svg"):
+            fig.savefig(svg, format="svg",
+                        metadata={"Date": None, "Creator": None, "Description": alt_text})
+    return svg
 
 
 def _font_in_use() -> Path:

@@ -2,7 +2,7 @@
 
 A notebook creates one :class:`ChapterResults` and, step by step,
 
-* ``results.figure("abb-16", fig, data, alt=..., n=..., utest=...)`` writes ``abb-16.svg|png|csv``
+* ``results.figure("abb-16", fig, data, alt=..., n=..., utest=...)`` writes ``abb-16.svg|csv``
   and displays the figure (Quarto's ``{{< embed >}}`` and our renderer pick it up from the executed
   notebook);
 * ``results.table("tab-05", shown, n=..., data=...)`` writes ``tab-05.csv`` and displays the table;
@@ -141,7 +141,7 @@ class ChapterResults:
     # -- figures and tables ----------------------------------------------------------------------
     def figure(self, label: str, fig, data: pd.DataFrame, *, alt: str, n: int | None = None,
                utest: pd.DataFrame | None = None) -> None:
-        """Save figure ``label`` ("abb-16") as SVG and PNG with its tidy values (CSV) and display it."""
+        """Save figure ``label`` ("abb-16") as SVG with its tidy values (CSV) and display it."""
         import matplotlib.pyplot as plt
         from IPython.display import SVG, display
 
@@ -152,7 +152,7 @@ class ChapterResults:
             # As a suptitle the note gets its own strip in the constrained layout, above legends.
             fig.suptitle(f"N = {n}", x=0.995, ha="right", fontsize=8, color="#555555")
             self.count(f"{label.replace('-', '')}_n", n)
-        svg, _png = save_figure(fig, stem, alt_text=alt)
+        svg = save_figure(fig, stem, alt_text=alt)
         self._write_csv(stem.with_suffix(".csv"), data, utest)
         self.produced.append(label)
         plt.close(fig)

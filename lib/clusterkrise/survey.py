@@ -9,6 +9,7 @@ of a question, their labels, the scale's special answers, who answered a questio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
@@ -41,7 +42,14 @@ class Survey:
         mapping = params.mapping_file
         if mapping is not None and not mapping.is_file():
             raise ParameterError(f"Mapping-Datei nicht gefunden: {mapping} (Parameter mapping={params.mapping!r})")
-        started = load_survey(path, codebook=cb, mapping=mapping)
+        if codebook is None:  # the project's codebook: one load per build (clusterkrise.datacache)
+            from .codebook import CODEBOOK_PATH
+            from .datacache import cached_load
+
+            started = cached_load(lambda: load_survey(path, codebook=cb, mapping=mapping),
+                                  [path, *([mapping] if mapping is not None else []), Path(CODEBOOK_PATH)])
+        else:
+            started = load_survey(path, codebook=cb, mapping=mapping)
         survey = cls(started=started, data=apply_cleaning(started, cb), codebook=cb, params=params)
         survey.require_groups()
         return survey

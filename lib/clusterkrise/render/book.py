@@ -17,10 +17,12 @@ import html
 import json
 import os
 import re
+import hashlib
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from ..timing import timed
 from .errors import RenderError
 from .shortcodes import NotebookEmbedder, resolve_shortcodes
 
@@ -39,6 +42,8 @@ CSS = PACKAGE_DIR / "assets" / "book.css"
 # pandoc runs are subprocesses: one per core keeps both cores busy without oversubscribing.
 PANDOC_WORKERS = max(1, os.cpu_count() or 1)
 
+# libyaml's safe loader where installed: the variables file holds about a thousand values
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Chapter shown on the PDF's imprint page instead of as a chapter of its own.
 IMPRINT_STEM = "imprint"
 # Keys of _quarto.yml handed to pandoc (and so to the filter) as document metadata.
@@ -79,7 +84,7 @@ def _chapter_list(entries: list[Any]) -> Iterator[str]:
 def load_config(project_dir: Path) -> BookConfig:
     path = Path(project_dir) / "_quarto.yml"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
     except FileNotFoundError:
         raise RenderError("config", str(path), "no _quarto.yml in the project directory") from None
     except yaml.YAMLError as exc:
@@ -132,7 +137,7 @@ def load_variables(project_dir: Path, overrides: Mapping[str, Any] | None = None
     base: dict[str, Any] = {}
     if path.is_file():
         try:
-            base = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            base = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise RenderError("config", str(path), f"invalid YAML: {exc}") from None
         if not isinstance(base, dict):
@@ -148,6 +153,79 @@ def pandoc_path() -> str:
     import pypandoc
 
     return pypandoc.get_pandoc_path()
+
+
+# --------------------------------------------------------------------------------------------
+# cache of earlier renders
+
+
+class RenderCache:
+    """What earlier renders of this project computed, by content hash: each chapter's pandoc parse and
+    each HTML page. A prose edit changes one chapter's text, so only that chapter is parsed again and
+    only its page (and pages whose content moved with it, e.g. numbers) is written again by pandoc; the
+    book filter and the PDF still see the whole book. A hit returns exactly the text pandoc wrote for the
+    same input, so a book rendered from the cache is byte-identical to one rendered without it (the key
+    holds the pandoc binary, the templates and this module's source as well as the input).
+    Lives in ``_build/render-cache/``; entries no render used are removed at the end of a render."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self.used: set[Path] = set()
+        self.hits = self.misses = 0
+        self._salt = ""
+        if folder is not None:
+            binary = Path(pandoc_path())
+            info = binary.stat()
+            parts = [str(binary), str(info.st_size), str(info.st_mtime_ns)]
+            for path in (Path(__file__), HTML_TEMPLATE, FILTER):
+                parts.append(hashlib.sha256(path.read_bytes()).hexdigest())
+            self._salt = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def key(self, *parts: str) -> str:
+        digest = hashlib.sha256(self._salt.encode())
+        for part in parts:
+            digest.update(b"\0" + part.encode("utf-8"))
+        return digest.hexdigest()
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.folder / kind / f"{key}.json"  # type: ignore[operator]
+
+    def get(self, kind: str, key: str) -> Any:
+        if self.folder is None:
+            return None
+        path = self._path(kind, key)
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.misses += 1
+            return None
+        self.used.add(path)
+        self.hits += 1
+        return value
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        if self.folder is None:
+            return
+        path = self._path(kind, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        tmp.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+        self.used.add(path)
+
+    def prune(self) -> None:
+        """Forget what this render did not use (an edited chapter's old parse, pages that changed)."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        for path in self.folder.glob("*/*.json"):
+            if path not in self.used:
+                path.unlink(missing_ok=True)
+
+
+def render_cache_for(project_dir: Path) -> RenderCache:
+    """The project's cache when it has a ``_build/`` folder (a build made it), else a cache that keeps nothing."""
+    build = Path(project_dir) / "_build"
+    return RenderCache(build / "render-cache" if build.is_dir() else None)
 
 
 def run_pandoc(args: list[str], *, step: str, file: str, stdin: str | None = None, cwd: Path | None = None) -> str:
@@ -251,8 +329,21 @@ def _copy_images(blocks: list[Any], chapter: Path, staging: Path) -> None:
         target[0] = f"figures/{name}"
 
 
-def _parse_chapter(path: Path, text: str, staging: Path) -> list[Any]:
-    doc = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file=str(path), stdin=text))
+_STAGING = "\u0000staging\u0000"  # stands for the render's temporary folder in cached parses
+
+
+def _parse_chapter(path: Path, text: str, staging: Path, cache: RenderCache | None = None) -> list[Any]:
+    # The text names this render's temporary folder (embedded figures); the cache key must not.
+    here = str(staging)
+    key = cache.key("parse", text.replace(here, _STAGING)) if cache else ""
+    parsed = cache.get("parse", key) if cache else None
+    if parsed is None:
+        parsed = run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file=str(path), stdin=text)
+        if cache:
+            cache.put("parse", key, parsed.replace(json.dumps(here)[1:-1], _STAGING))
+    else:
+        parsed = parsed.replace(_STAGING, json.dumps(here)[1:-1])
+    doc = json.loads(parsed)
     blocks = doc["blocks"]
     title = doc.get("meta", {}).get("title")
     if title and not (blocks and blocks[0]["t"] == "Header" and blocks[0]["c"][0] == 1):
@@ -299,36 +390,79 @@ def _metadata_file(cfg: BookConfig, staging: Path) -> Path:
     return path
 
 
-def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None):
+# Generated blocks that only their own page shows (each reading list is one citeproc run).
+_PAGE_ONLY_DIVS = {"reading-list", "notes-page"}
+
+
+def _skeleton(blocks: list[Any]) -> list[Any]:
+    """What the book filter needs of a chapter that is not being shown: headings, figures, tables and
+    every block holding an anchor or a citation (numbering, cross-references, the bibliography), without
+    the plain prose around them."""
+    kept = []
+    for block in blocks:
+        kind = block.get("t")
+        if kind == "Div":
+            if _PAGE_ONLY_DIVS & set(block["c"][0][1]):
+                continue
+            kept.append({"t": "Div", "c": [block["c"][0], _skeleton(block["c"][1])]})
+        elif kind in ("Header", "Figure", "Table") or (attr_of(block) or [""])[0]:
+            kept.append(block)
+        else:  # of a paragraph or list only its citations (@fig-x is one too) and its anchors
+            marks = []
+            for el in walk(block):
+                if el["t"] == "Cite":
+                    marks.append(el)
+                elif el["t"] in ("Span", "Link", "Code", "Image") and (attr_of(el) or [""])[0]:
+                    marks.append({"t": "Span", "c": [attr_of(el), []]})
+            if marks:
+                kept.append({"t": "Para", "c": marks})
+    return kept
+
+
+def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None,
+                   cache: RenderCache | None = None, *, whole: set[str] | None = None):
+    """Parse and filter the book. ``whole``: render only these chapters (paths as in _quarto.yml) in full
+    and the others as a skeleton (:func:`_skeleton`) -- the preview's quick page, never the book."""
     embedder = NotebookEmbedder(executed_dir, staging / "media") if executed_dir is not None else None
     # Shortcodes one after another (the embedder writes media files and caches notebooks), then the
     # pandoc parses side by side: each is a subprocess, and together they are most of a render.
     resolved = []
-    for path in cfg.chapters:
-        rel = path.relative_to(cfg.project_dir).as_posix()
-        text = resolve_shortcodes(path.read_text(encoding="utf-8"), source=Path(rel), variables=variables, embed=embedder)
-        resolved.append((path, rel, text))
-    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-        parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging), resolved))
+    with timed("render", "shortcodes"):
+        for path in cfg.chapters:
+            rel = path.relative_to(cfg.project_dir).as_posix()
+            text = resolve_shortcodes(path.read_text(encoding="utf-8"), source=Path(rel), variables=variables, embed=embedder)
+            resolved.append((path, rel, text))
+    with timed("render", "pandoc-parse"), ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+        parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging, cache), resolved))
     chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=blocks) for (path, rel, _), blocks in zip(resolved, parsed)]
     _dedupe_header_ids(chapters)
+    if whole is not None:
+        for ch in chapters:
+            if ch.rel not in whole:
+                ch.blocks = _skeleton(ch.blocks)
     with_blocks = {
         "pandoc-api-version": None,
         "meta": {},
         "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in chapters],
     }
-    # the API version must match the pandoc binary; ask it once
-    probe = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file="(probe)", stdin=""))
-    with_blocks["pandoc-api-version"] = probe["pandoc-api-version"]
+    # the API version must match the pandoc binary; ask it once (the cache's key names the binary)
+    version = cache.get("probe", cache.key("api-version")) if cache else None
+    if version is None:
+        probe = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file="(probe)", stdin=""))
+        version = probe["pandoc-api-version"]
+        if cache:
+            cache.put("probe", cache.key("api-version"), version)
+    with_blocks["pandoc-api-version"] = version
     meta_file = _metadata_file(cfg, staging)
-    filtered = run_pandoc(
-        # the filter runs citeproc itself, as its last step (it then marks each entry's language)
-        ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER)],
-        step="pandoc-filter",
-        file="book (all chapters)",
-        stdin=json.dumps(with_blocks),
-        cwd=cfg.project_dir,
-    )
+    with timed("render", "pandoc-filter"):
+        filtered = run_pandoc(
+            # the filter runs citeproc itself, as its last step (it then marks each entry's language)
+            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER)],
+            step="pandoc-filter",
+            file="book (all chapters)",
+            stdin=json.dumps(with_blocks),
+            cwd=cfg.project_dir,
+        )
     doc = json.loads(filtered)
     out: list[Chapter] = []
     for block in doc["blocks"]:
@@ -518,7 +652,25 @@ def lists_chapter(chapters: list[Chapter]) -> Chapter:
     return Chapter(source=Path(LISTS_PAGE), rel=LISTS_PAGE, blocks=blocks, page=LISTS_PAGE, title=LISTS_TITLE)
 
 
-def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path) -> Path:
+def _results_digest(results_dir: Path | None) -> str:
+    """The figures' data tables (CSV) a page shows, as one digest: part of every cached page's key."""
+    digest = hashlib.sha256()
+    for path in sorted(results_dir.glob("*/*.csv")) if results_dir else []:
+        digest.update(f"{path.relative_to(results_dir).as_posix()}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+_DATA_LINK = re.compile(r'<a href="data/([^"/]+\.csv)">')
+
+
+def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path,
+                cache: RenderCache | None = None, *, only: set[str] | None = None,
+                meanwhile: Callable[[], Any] | None = None, on_html: Callable[[Path], Any] | None = None) -> Any:
+    """Write the HTML pages; returns ``out_dir/index.html``, or with ``meanwhile`` the pair (index, its result).
+
+    ``meanwhile`` (the PDF) runs in a second thread while pandoc writes the pages -- it starts after the
+    cross-page links are set, so it sees the blocks exactly as it would after the pages; ``on_html`` is
+    called as soon as the pages are written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if (staging / "figures").is_dir():
         shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
@@ -560,24 +712,47 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                 args += ["-V", f"book-date={html.escape(display_date(cfg.date))}"]
         if len(listed_h2) >= 2:
             args += ["--toc", "--toc-depth=3"]
-        jobs.append((ch, args, json.dumps(page)))
+        if only is None or ch.rel in only:
+            jobs.append((ch, args, json.dumps(page)))
+
+    results = results_dir if results_dir.is_dir() else None
+    data_key = _results_digest(results) if cache else ""
 
     def write_page(job) -> None:
         ch, args, stdin = job
-        body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=stdin)
-        body = figures_html(wrap_tables(body), out_dir, results_dir if results_dir.is_dir() else None, out_dir / "data")
+        key = cache.key("html", "\0".join(args), stdin, data_key) if cache else ""
+        body = cache.get("html", key) if cache else None
+        if body is None:
+            body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=stdin)
+            body = figures_html(wrap_tables(body), out_dir, results, out_dir / "data")
+            if cache:
+                cache.put("html", key, body)
+        else:  # the data tables figures_html would have copied beside the page
+            (out_dir / "data").mkdir(exist_ok=True)
+            for name in _DATA_LINK.findall(body):
+                shutil.copyfile(sorted(results.glob(f"*/{name}"))[0], out_dir / "data" / name)
         if ch.style:
             body = body.replace('<body class="', f'<body style="{html.escape(ch.style)}" class="', 1)
         (out_dir / ch.page).write_text(body, encoding="utf-8")
 
-    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-        list(pool.map(write_page, jobs))
-    (out_dir / "assets").mkdir(exist_ok=True)
-    shutil.copyfile(CSS, out_dir / "assets" / "book.css")
-    # the charts' text is set in DejaVu Sans: the browser gets the same font file as Typst
-    for name in FONT_FILES:
-        shutil.copyfile(Path(font_dirs()[0]) / name, out_dir / "assets" / name)
-    return out_dir / "index.html"
+    side = ThreadPoolExecutor(max_workers=1) if meanwhile is not None else None
+    other = side.submit(meanwhile) if side is not None else None
+    try:
+        with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+            list(pool.map(write_page, jobs))
+        (out_dir / "assets").mkdir(exist_ok=True)
+        shutil.copyfile(CSS, out_dir / "assets" / "book.css")
+        # the charts' text is set in DejaVu Sans: the browser gets the same font file as Typst
+        for name in FONT_FILES:
+            shutil.copyfile(Path(font_dirs()[0]) / name, out_dir / "assets" / name)
+        if on_html is not None:
+            on_html(out_dir / "index.html")
+    finally:
+        if side is not None:
+            side.shutdown(wait=True)
+    if other is None:
+        return out_dir / "index.html"
+    return out_dir / "index.html", other.result()
 
 
 # --------------------------------------------------------------------------------------------
@@ -586,9 +761,13 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
 
 def font_dirs() -> list[str]:
     """Fonts shipped in a pip wheel (matplotlib's DejaVu), so the PDF never depends on the system."""
-    import matplotlib
+    import importlib.util
 
-    return [str(Path(matplotlib.get_data_path()) / "fonts" / "ttf")]
+    # found without importing matplotlib (a fifth of a second a render does not need)
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise RenderError("fonts", "matplotlib", "matplotlib (whose DejaVu fonts the book uses) is not installed")
+    return [str(Path(list(spec.submodule_search_locations)[0]) / "mpl-data" / "fonts" / "ttf")]
 
 
 def creation_timestamp(cfg: BookConfig) -> int:
@@ -640,24 +819,26 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
     meta["imprint"] = {"t": "MetaBlocks", "c": imprint}
     typ_doc = {"pandoc-api-version": doc["pandoc-api-version"], "meta": meta, "blocks": blocks}
     typ_path = staging / "book.typ"
-    run_pandoc(
-        [
-            "-f", "json", "-t", "typst-citations", "--template", str(TYPST_TEMPLATE), "-o", str(typ_path),
-            "-V", f"pdf-title={_typst_string(cfg.title)}",
-            "-V", f"pdf-author={_typst_string(', '.join(cfg.authors))}",
-        ],
-        step="pandoc-typst",
-        file="book (all chapters)",
-        stdin=json.dumps(typ_doc),
-    )
-    try:
-        pdf = typst.compile(
-            str(typ_path),
-            root=str(staging),
-            font_paths=font_dirs(),
-            ignore_system_fonts=True,
-            timestamp=creation_timestamp(cfg),
+    with timed("render", "pandoc-typst"):
+        run_pandoc(
+            [
+                "-f", "json", "-t", "typst-citations", "--template", str(TYPST_TEMPLATE), "-o", str(typ_path),
+                "-V", f"pdf-title={_typst_string(cfg.title)}",
+                "-V", f"pdf-author={_typst_string(', '.join(cfg.authors))}",
+            ],
+            step="pandoc-typst",
+            file="book (all chapters)",
+            stdin=json.dumps(typ_doc),
         )
+    try:
+        with timed("render", "typst-compile"):
+            pdf = typst.compile(
+                str(typ_path),
+                root=str(staging),
+                font_paths=font_dirs(),
+                ignore_system_fonts=True,
+                timestamp=creation_timestamp(cfg),
+            )
     except Exception as exc:  # typst.TypstError carries the diagnostic text
         # keep the generated source: the staging folder disappears, the error must point at a file
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -672,6 +853,40 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def render_pages(project_dir: Path, book_dir: Path, changed: list[Path], variables: Mapping[str, Any] | None = None,
+                 *, executed_dir: Path | None = None) -> list[Path]:
+    """The preview's quick step: write the HTML pages of the ``changed`` chapters into the existing ``book_dir``
+    at once, the other chapters filtered as skeletons (their headings, figures, anchors and citations, so
+    numbers and cross-references come out as in the book). The full render that follows makes the book.
+    Returns the pages written; nothing is written when a chapter is not part of the book."""
+    project_dir, book_dir = Path(project_dir).resolve(), Path(book_dir).resolve()
+    cfg = load_config(project_dir)
+    rels = {Path(p).resolve().relative_to(project_dir).as_posix() for p in changed}
+    if not rels or not rels <= {c.relative_to(project_dir).as_posix() for c in cfg.chapters} or not book_dir.is_dir():
+        return []
+    merged = load_variables(project_dir, variables)
+    if executed_dir is None and (project_dir / "_build" / "notebooks").is_dir():
+        executed_dir = project_dir / "_build" / "notebooks"
+    cache = render_cache_for(project_dir)
+    with tempfile.TemporaryDirectory(prefix="clusterkrise-page-") as tmp:
+        staging, out = Path(tmp) / "staging", Path(tmp) / "out"
+        staging.mkdir()
+        doc, chapters = build_document(cfg, merged, staging, executed_dir, cache, whole=rels)
+        render_html(cfg, doc, chapters, staging, out, only=rels)
+        for sub in ("figures", "data"):  # a new figure of the page; its data table
+            for path in sorted((out / sub).glob("*")) if (out / sub).is_dir() else []:
+                target = book_dir / sub / path.name
+                if sub == "data" or not target.exists():
+                    target.parent.mkdir(exist_ok=True)
+                    shutil.copyfile(path, target)
+        written = []
+        for ch in chapters:
+            if ch.rel in rels:
+                os.replace(out / ch.page, book_dir / ch.page)  # whole files: a reader never sees half a page
+                written.append(book_dir / ch.page)
+    return written
 
 
 QUARTO_FORMATS = {"html": "html", "pdf": "typst"}
@@ -718,6 +933,7 @@ def render_book(
     *,
     executed_dir: Path | None = None,
     engine: str = "embedded",
+    on_html: Callable[[Path], Any] | None = None,
 ) -> dict[str, Path]:
     """Render the book of ``project_dir`` into ``out_dir``.
 
@@ -726,6 +942,9 @@ def render_book(
     executed notebooks for ``{{< embed >}}`` (default ``project_dir/_build/notebooks`` when present).
     ``engine``: "embedded" (pandoc + typst from the wheels) or "quarto" (``quarto render``, which
     reads ``_variables.yml`` and the executed notebooks under ``_build/notebooks``).
+    ``on_html(index_html)`` is called once the HTML pages are written, before the PDF is made (the preview
+    shows them at once). Chapter parses and HTML pages of earlier renders are reused from
+    ``_build/render-cache/`` when their input is unchanged (:class:`RenderCache`).
     Raises :class:`RenderError` naming the step and file that failed.
     """
     project_dir, out_dir = Path(project_dir).resolve(), Path(out_dir).resolve()
@@ -741,12 +960,21 @@ def render_book(
     merged = load_variables(project_dir, variables)
     if executed_dir is None and (project_dir / "_build" / "notebooks").is_dir():
         executed_dir = project_dir / "_build" / "notebooks"
+    cache = render_cache_for(project_dir)
     with tempfile.TemporaryDirectory(prefix="clusterkrise-render-") as tmp:
         staging = Path(tmp)
-        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None)
+        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache)
         results: dict[str, Path] = {}
-        if "html" in formats:
-            results["html"] = render_html(cfg, doc, chapters, staging, out_dir)
-        if "pdf" in formats:
+        if "html" in formats and "pdf" in formats:  # the PDF beside the HTML pages: two cores, two outputs
+            with timed("render", "html+pdf"):
+                results["html"], results["pdf"] = render_html(
+                    cfg, doc, chapters, staging, out_dir, cache, on_html=on_html,
+                    meanwhile=lambda: render_pdf(cfg, doc, chapters, staging, out_dir))
+        elif "html" in formats:
+            with timed("render", "html"):
+                results["html"] = render_html(cfg, doc, chapters, staging, out_dir, cache, on_html=on_html)
+        elif "pdf" in formats:
             results["pdf"] = render_pdf(cfg, doc, chapters, staging, out_dir)
+    if "html" in formats:  # an HTML-only render keeps nothing of a PDF, so only a full one may prune
+        cache.prune()
     return results

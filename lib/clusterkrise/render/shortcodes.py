@@ -21,6 +21,7 @@ Embed convention (what a notebook must do so its output can be embedded):
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -127,7 +128,12 @@ class NotebookEmbedder:
         if path is None:
             raise RenderError("embed", str(source), f"executed notebook {candidates[0]} not found (execute the notebooks first)")
         if path not in self._cache:
-            self._cache[path] = nbformat.read(path, as_version=4)
+            text = path.read_text(encoding="utf-8")
+            if json.loads(text).get("nbformat") == 4:
+                # papermill wrote and validated it: nbformat's v4 reader without a second validation
+                self._cache[path] = nbformat.v4.reads(text)
+            else:
+                self._cache[path] = nbformat.reads(text, as_version=4)
         return path, self._cache[path]
 
     def __call__(self, ref: str, label: str, source: Path) -> str:

@@ -1,0 +1,87 @@
+"""The build's shortcuts change no byte of what it makes.
+
+A clean build takes shortcuts a reviewer's run does not (warm kernels, one load of the survey file per build,
+the executed notebook written once), and a render reuses the chapter parses and HTML pages of the last one
+(``_build/render-cache``); the preview writes a changed chapter's page before the book. Each must give what
+the plain path gives.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from clusterkrise.render.book import render_book, render_pages
+from conftest import executed_copy, run_chapter
+
+FIXTURE = Path(__file__).parent / "fixtures" / "mini_book"
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def mini_book(tmp_path: Path, with_build: bool) -> Path:
+    project = tmp_path / ("project-cached" if with_build else "project-plain")
+    shutil.copytree(FIXTURE, project)
+    executed_copy(project / "executed", project / "executed")
+    if with_build:
+        (project / "_build").mkdir()
+    return project
+
+
+def edit(project: Path) -> Path:
+    chapter = project / "chapters" / "02-ergebnisse.qmd"
+    chapter.write_text(chapter.read_text(encoding="utf-8") + "\nEin neuer Satz für die Vorschau.\n", encoding="utf-8")
+    return chapter
+
+
+def test_a_render_from_the_cache_equals_a_render_without_it(tmp_path):
+    cached, plain = mini_book(tmp_path, True), mini_book(tmp_path, False)
+    render_book(cached, tmp_path / "first", formats=("html",), executed_dir=cached / "executed")
+    assert list((cached / "_build" / "render-cache").glob("html/*.json")), "the first render fills the cache"
+    edit(cached), edit(plain)
+    render_book(cached, tmp_path / "again", formats=("html",), executed_dir=cached / "executed")
+    render_book(plain, tmp_path / "plain", formats=("html",), executed_dir=plain / "executed")
+    assert tree(tmp_path / "again") == tree(tmp_path / "plain")
+    assert tree(tmp_path / "again") != tree(tmp_path / "first"), "the edit must show, or the comparison proves nothing"
+
+
+def test_the_quick_page_is_the_page_of_the_full_render(tmp_path):
+    project = mini_book(tmp_path, True)
+    book = tmp_path / "book"
+    render_book(project, book, formats=("html",), executed_dir=project / "executed")
+    chapter = edit(project)
+    written = render_pages(project, book, [chapter], executed_dir=project / "executed")
+    assert [p.name for p in written] == ["02-ergebnisse.html"]
+    assert "Ein neuer Satz für die Vorschau." in written[0].read_text(encoding="utf-8")
+    render_book(project, tmp_path / "full", formats=("html",), executed_dir=project / "executed")
+    assert written[0].read_bytes() == (tmp_path / "full" / "02-ergebnisse.html").read_bytes()
+
+
+def test_the_quick_page_leaves_files_outside_the_book_alone(tmp_path):
+    project = mini_book(tmp_path, True)
+    book = tmp_path / "book"
+    render_book(project, book, formats=("html",), executed_dir=project / "executed")
+    assert render_pages(project, book, [project / "README.md"], executed_dir=project / "executed") == []
+
+
+@pytest.mark.slow
+def test_a_reviewers_papermill_run_writes_the_builds_files(executed_project, tmp_path, monkeypatch):
+    """Chapter 12 (exact tests, bootstrap intervals, a figure) run alone in a fresh kernel, with no build cache."""
+    monkeypatch.delenv("CLUSTERKRISE_DATA_CACHE", raising=False)
+    run_chapter("12", tmp_path)
+    built, alone = tree(executed_project.results / "12"), tree(tmp_path / "12")
+    assert built.keys() == alone.keys()
+    for name in built:
+        if name == "values.json":  # the output folder is a parameter of its own
+            a, b = (json.loads(files[name]) for files in (built, alone))
+            for payload in (a, b):
+                payload["params"].pop("output_dir")
+            assert a == b
+        else:
+            assert built[name] == alone[name], name
