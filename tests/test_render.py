@@ -328,3 +328,15 @@ def test_numbered_items_in_a_table_cell_go_one_per_line(tmp_path):
 def test_english_span_hyphenates_as_english_in_typst(tmp_path):
     typst = run_filter("Das Motto [Beyond Remote]{lang=en} gilt.\n", "typst", tmp_path)
     assert '#text(lang: "en")[' in typst
+
+
+def test_embedded_table_keeps_its_caption_when_a_note_follows_the_table(tmp_path):
+    """A cell that shows a note under its table (Tab. 6's key) still gets its caption: pandoc reads a
+    caption only directly below the table, so the note goes after it."""
+    import pypandoc
+
+    md = NotebookEmbedder(EXECUTED, tmp_path)._table(Path("x.ipynb"), "tbl-tab-6", "Mit Legende",
+                                                    [{"data": {"text/markdown": "| a | b |\n|--|--|\n| 1 | 2 |\n\n↑ = mehr"}}])
+    native = pypandoc.convert_text(md, "native", format="markdown")
+    assert "Mit Legende" in native.split("TableHead")[0]  # the caption belongs to the table
+    assert "mehr" in native

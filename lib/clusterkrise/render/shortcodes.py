@@ -182,7 +182,13 @@ class NotebookEmbedder:
             import pypandoc
 
             data = pypandoc.convert_text(data, "markdown-raw_html-native_divs-native_spans", format="html")
-        return f"\n\n::: {{#{label}}}\n\n{data.strip()}\n\n: {caption}\n\n:::\n\n"
+        # Pandoc takes a caption only directly below its table: a note the cell shows after the table
+        # (e.g. the key to Tab. 6's arrows) follows the caption.
+        lines = data.strip().splitlines()
+        end = next((i for i, line in enumerate(lines) if lines[0].startswith("|") and not line.startswith("|")), len(lines))
+        table, note = "\n".join(lines[:end]), "\n".join(lines[end:]).strip()
+        note = f"\n\n{note}" if note else ""
+        return f"\n\n::: {{#{label}}}\n\n{table}\n\n: {caption}{note}\n\n:::\n\n"
 
 
 def _first_output(outputs: list, mimes: list[str]) -> tuple[str, str] | None:
