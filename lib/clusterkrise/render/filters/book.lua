@@ -483,7 +483,15 @@ local function quarto_start_numbers()
   end
   local current = pandoc.path.normalize(pandoc.path.make_relative(input, dir))
   local last = { fig = 0, tbl = 0 }
+  -- the appendices continue the count of the chapters, as in the embedded book
+  local entries = {}
   for _, entry in ipairs(book.chapters) do
+    table.insert(entries, entry)
+  end
+  for _, entry in ipairs(book.appendices or {}) do
+    table.insert(entries, entry)
+  end
+  for _, entry in ipairs(entries) do
     local rel = pandoc.path.normalize(stringify(entry))
     if rel == current then
       return { fig = last.fig + 1, tbl = last.tbl + 1 }
