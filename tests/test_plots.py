@@ -246,7 +246,6 @@ def test_distribution_grid_has_one_panel_per_item():
     lambda e: plots.yes_no_bars(e),
     lambda e: plots.share_bars(e),
     lambda e: plots.distribution_grid(e),
-    lambda e: plots.word_cloud([]),
 ])
 def test_empty_input_gives_keine_daten(call):
     fig = call(pd.DataFrame())
@@ -256,11 +255,6 @@ def test_empty_input_gives_keine_daten(call):
 
 def test_all_nan_means_give_keine_daten(summary):
     fig = plots.dot_plot_means(summary.assign(mean=np.nan), colour="ch07")
-    assert plots.NO_DATA_TEXT in _texts(fig)
-
-
-def test_only_stop_words_give_keine_daten():
-    fig = plots.word_cloud(["und die der", "oder aber"])
     assert plots.NO_DATA_TEXT in _texts(fig)
 
 
@@ -303,27 +297,6 @@ def test_save_figure_requires_alt_text(tmp_path, summary):
         plots.save_figure(plots.dot_plot_means(summary, colour="ch07"), tmp_path / "x", alt_text=" ")
 
 
-def test_word_cloud_is_deterministic(tmp_path):
-    texts = ["Ausfall der Messen und Events", "Umsatzeinbußen bei den Mitgliedern",
-             "Unsicherheit für die Zukunft", "Messen fehlen, Vertrieb wird digital"] * 3
-    files = [plots.save_figure(plots.word_cloud(texts, colour="ch07"), tmp_path / run / "abb-21",
-                               alt_text="Wortwolke")
-             for run in ("a", "b")]
-    assert files[0].read_bytes() == files[1].read_bytes()
-    other = plots.save_figure(plots.word_cloud(texts, colour="ch07", random_state=1),
-                              tmp_path / "c" / "abb-21", alt_text="Wortwolke")
-    assert other.read_bytes() != files[0].read_bytes()
-
-
-def test_word_cloud_accepts_frequencies():
-    fig = plots.word_cloud({"Messen": 12, "Liquidität": 5, "Homeoffice": 3}, colour="ch08")
-    assert plots.NO_DATA_TEXT not in _texts(fig)
-    image = fig.axes[0].images[0].get_array()
-    assert image.shape[:2] == (760, 1600)
-    with pytest.raises(ValueError, match="negative"):
-        plots.word_cloud({"Messen": -1})
-
-
 def test_alpha_given_must_match_the_table(utest):
     plain = utest.copy()
     plain.attrs = {}
@@ -364,13 +337,6 @@ def test_charts_accept_tables_of_descriptives_and_utests(tmp_path):
 
 
 # --- generic helpers (from chapter 07)
-
-
-def test_word_frequencies_count_as_the_cloud_does():
-    counts = plots.word_frequencies(["Messen fehlen", "Messen und Kunden", None, "  "])
-    assert counts.index[0] == "Messen" and counts.iloc[0] == 2
-    assert "und" not in counts.index  # German stop word
-    assert plots.word_frequencies([]).empty
 
 
 # --- generic helpers (from chapter 06)

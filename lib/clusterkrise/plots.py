@@ -48,7 +48,6 @@ __all__ = [
     "BLOCK_COLOURS",
     "BLOCK_SHADES",
     "FIG_WIDTH_IN",
-    "GERMAN_STOPWORDS",
     "GermanFormatter",
     "HOUSE_RC",
     "NO_DATA_TEXT",
@@ -68,8 +67,6 @@ __all__ = [
     "stacked_share_bars",
     "theme_bars",
     "use_house_style",
-    "word_cloud",
-    "word_frequencies",
     "yes_no_bars",
 ]
 
@@ -1013,104 +1010,8 @@ def distribution_grid(
 # Word cloud
 # --------------------------------------------------------------------------------------------------
 
-# German function words; our own list, kept here so the package needs no data file.
-GERMAN_STOPWORDS: frozenset[str] = frozenset(
-    """
-    aber alle allem allen aller alles als also am an ander andere anderem anderen anderer anderes
-    anderm andern anders auch auf aus bei beim bin bis bisher bist bzw da dabei dadurch dafür dagegen
-    daher damit dann dar daran darauf daraus darf darin darum darunter das dass davon dazu dein deine
-    dem den denn der deren des deshalb dessen die dies diese diesem diesen dieser dieses doch dort du
-    durch ein eine einem einen einer eines einige einigen einiger einmal er es etc etwa etwas euch
-    euer eure für gab gegen gewesen gibt hab habe haben hat hatte hatten hier hin hinter ich ihm ihn
-    ihnen ihr ihre ihrem ihren ihrer ihres im immer in indem ins insbesondere ist ja je jede jedem
-    jeden jeder jedes jedoch jene jenem jenen jener jenes kann kein keine keinem keinen keiner keines
-    können könnte machen man manche manchem manchen mancher manches mehr mein meine mit muss musste
-    müssen nach nein nicht nichts noch nun nur ob oder ohne per sehr sein seine seinem seinen seiner
-    seines seit selbst sich sie sind so solche solchem solchen solcher solches soll sollen sollte
-    sondern sowie sowohl statt über um und uns unser unsere unter usw viel viele vom von vor wann war
-    waren warum was weg weil weiter welche welchem welchen welcher welches wenn wer werde werden wie
-    wieder will wir wird wirst wo wurde wurden während z zb zu zum zur zwar zwischen
-    """.split()
-)
 
 
-def word_cloud(
-    texts_or_frequencies: Iterable[str] | Mapping[str, float] | pd.Series,
-    *,
-    colour: str = "ch07",
-    stopwords: Iterable[str] | None = None,
-    max_words: int = 120,
-    random_state: int = 0,
-) -> Figure:
-    """Word cloud of open answers (texts) or of given word frequencies.
-
-    Deterministic: a fresh ``WordCloud`` with a fixed ``random_state`` per call and the DejaVu Sans
-    file shipped with matplotlib. German stop words are removed from texts; plurals are not folded
-    because wordcloud's rule (drop a trailing "s") is English.
-    """
-    from wordcloud import WordCloud
-
-    with use_house_style():
-        if isinstance(texts_or_frequencies, pd.Series) and not _looks_like_texts(texts_or_frequencies):
-            freqs = {str(k): float(v) for k, v in texts_or_frequencies.dropna().items()}
-            texts = None
-        elif isinstance(texts_or_frequencies, Mapping):
-            freqs = {str(k): float(v) for k, v in texts_or_frequencies.items()
-                     if v is not None and np.isfinite(v)}
-            texts = None
-        elif isinstance(texts_or_frequencies, str):
-            raise TypeError("word_cloud: pass an iterable of texts (e.g. a column), not one string")
-        else:
-            texts = [str(t) for t in texts_or_frequencies if isinstance(t, str) and t.strip()]
-            freqs = None
-        if freqs is not None:
-            negative = [k for k, v in freqs.items() if v < 0]
-            if negative:
-                raise ValueError(f"word_cloud: negative frequencies for {negative[:5]}")
-            freqs = {k: v for k, v in freqs.items() if v > 0}
-
-        _, light, dark = _resolve_colour(colour)
-        main = _resolve_colour(colour)[0]
-        shades = [dark, main, _blend(light, -0.1)]
-
-        def colour_by_size(word, font_size, position, orientation, random_state=None, **kw):
-            # Large words dark, small words light: colour follows weight, not chance.
-            if font_size >= 48:
-                return shades[0]
-            return shades[1] if font_size >= 24 else shades[2]
-
-        stop = GERMAN_STOPWORDS if stopwords is None else frozenset(stopwords)
-        wc = WordCloud(
-            font_path=str(house_font_path()),
-            width=1600,
-            height=760,
-            background_color="white",
-            stopwords=stop,
-            random_state=random_state,
-            max_words=max_words,
-            collocations=False,
-            normalize_plurals=False,
-            color_func=colour_by_size,
-            prefer_horizontal=0.95,
-            min_word_length=3,
-        )
-        try:
-            if texts is not None:
-                if not texts:
-                    return _no_data_figure()
-                wc.generate(" ".join(texts))
-            else:
-                if not freqs:
-                    return _no_data_figure()
-                wc.generate_from_frequencies(freqs)
-        except ValueError:
-            # wordcloud refuses when every word was a stop word
-            return _no_data_figure()
-        fig = _new_figure(FIG_WIDTH_IN * 760 / 1600 + 0.1)
-        ax = fig.add_subplot()
-        ax.imshow(wc.to_array(), interpolation="bilinear")
-        ax.set_axis_off()
-        return fig
 
 
 def theme_bars(
@@ -1299,19 +1200,6 @@ def effect_intervals(
 # --- generic helpers (from chapter 07)
 
 
-def word_frequencies(texts: Iterable[str], *, stopwords: Iterable[str] | None = None) -> pd.Series:
-    """How often each word occurs in open answers, counted as :func:`word_cloud` counts them.
-
-    Same tokenizer, stop words and minimum word length as the cloud, so the table saved next to a
-    word cloud holds exactly the weights it was drawn from. Most frequent first; ties keep first-seen order.
-    """
-    from wordcloud import WordCloud
-
-    words = [str(t) for t in texts if isinstance(t, str) and t.strip()]
-    stop = GERMAN_STOPWORDS if stopwords is None else frozenset(stopwords)
-    counter = WordCloud(stopwords=stop, collocations=False, normalize_plurals=False, min_word_length=3)
-    counts = counter.process_text(" ".join(words)) if words else {}
-    return pd.Series(counts, dtype=float).sort_values(ascending=False, kind="mergesort")
 
 
 # --- generic helpers (from chapter 06)
