@@ -1089,9 +1089,6 @@ def theme_bars(
         return fig
 
 
-def _looks_like_texts(series: pd.Series) -> bool:
-    return not pd.api.types.is_numeric_dtype(series)
-
 
 # --------------------------------------------------------------------------------------------------
 # Output
