@@ -340,3 +340,12 @@ def test_embedded_table_keeps_its_caption_when_a_note_follows_the_table(tmp_path
     native = pypandoc.convert_text(md, "native", format="markdown")
     assert 'Str "Legende"' in native.split("TableHead")[0]  # the caption belongs to the table
     assert "mehr" in native
+
+
+@pytest.mark.parametrize("cell,shown", [("0.0314961", "0,0315"), ("0.5", "0,5"), ("12", "12"), ("-0.25", "−0,25"),
+                                        ("1.31826e-06", "0"), ("True", "ja"), ("False", "nein"), ("A2_05", "A2_05"),
+                                        ("", "")])
+def test_figure_data_tables_print_numbers_in_german_notation(cell, shown):
+    from clusterkrise.render.book import german_cell
+
+    assert german_cell(cell) == shown

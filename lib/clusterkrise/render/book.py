@@ -556,12 +556,32 @@ def inline_svg(svg: str, prefix: str, label: str) -> str:
     return svg.replace("<svg", f'<svg class="chart" role="img" aria-label="{label}"{style}', 1)
 
 
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][+-]?\d+)$")
+
+
+def german_cell(text: str) -> str:
+    """A CSV cell as the book prints numbers: decimal comma, at most four decimals, ja/nein for flags.
+    Whole numbers and text stay as they are; the CSV link keeps the exact values."""
+    if text in ("True", "False"):
+        return "ja" if text == "True" else "nein"
+    if _INTEGER.match(text) or not _DECIMAL.match(text):
+        return text
+    from .. import formatting as fmt
+
+    value = float(text)
+    shown = fmt.number(value, 4)
+    if "," in shown:
+        shown = shown.rstrip("0").rstrip(",")
+    return shown
+
+
 def data_table_html(csv_path: Path) -> str:
     """The figure's tidy values as HTML tables: the plotted values, then the U-tests where present;
-    columns that are empty in a part are left out."""
+    columns that are empty in a part are left out; numbers in German notation (:func:`german_cell`)."""
     import pandas as pd
 
-    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False).map(german_cell)
     parts = [("", frame)]
     if "section" in frame.columns:
         parts = [(name, part.drop(columns="section")) for name, part in frame.groupby("section", sort=False)]
