@@ -140,7 +140,9 @@ def chromium():
     return chromium_or_skip()
 
 
-def run_browser(chromium: str, pages: list[Path], profile: Path) -> dict[str, dict]:
+def with_devtools(chromium: str, profile: Path, session):
+    """Start a headless chromium, wait for its DevTools port and run ``session(ws_url)`` (a coroutine
+    function) against it; chromium is stopped however the session ends."""
     profile.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -155,13 +157,17 @@ def run_browser(chromium: str, pages: list[Path], profile: Path) -> dict[str, di
         else:
             pytest.fail("chromium did not open the DevTools port")
         port, path = port_file.read_text().splitlines()[:2]
-        return asyncio.run(inspect_pages(f"ws://127.0.0.1:{port}{path}", pages))
+        return asyncio.run(session(f"ws://127.0.0.1:{port}{path}"))
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def run_browser(chromium: str, pages: list[Path], profile: Path) -> dict[str, dict]:
+    return with_devtools(chromium, profile, lambda url: inspect_pages(url, pages))
 
 
 @pytest.fixture(scope="module")
@@ -284,27 +290,7 @@ async def measure_pages(ws_url: str, pages: list[Path], width: int, height: int)
 
 
 def run_layout(chromium: str, pages: list[Path], profile: Path, width: int, height: int) -> dict[str, dict]:
-    profile.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = profile / "DevToolsActivePort"
-        for _ in range(300):
-            if port_file.is_file() and len(port_file.read_text().splitlines()) >= 2:
-                break
-            if proc.poll() is not None:
-                pytest.fail(f"chromium exited with {proc.returncode} before opening DevTools")
-            time.sleep(0.1)
-        else:
-            pytest.fail("chromium did not open the DevTools port")
-        port, path = port_file.read_text().splitlines()[:2]
-        return asyncio.run(measure_pages(f"ws://127.0.0.1:{port}{path}", pages, width, height))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    return with_devtools(chromium, profile, lambda url: measure_pages(url, pages, width, height))
 
 
 @pytest.fixture(scope="module")

@@ -53,14 +53,23 @@ def _formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--jobs needs a whole number >= 1, got {text!r}")
-    return value
+def _positive_int(option: str, what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1, else a usage error naming the option."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{option} needs {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_jobs = _positive_int("--jobs", "a whole number >= 1")
+_header_row = _positive_int("--header-row", "a line number from 1")
 
 
 def _add_lock_option(parser: argparse.ArgumentParser) -> None:
@@ -91,16 +100,6 @@ def _add_execution_options(parser: argparse.ArgumentParser) -> None:
 def _copy_for_quarto(args: argparse.Namespace, layout: "b.Layout") -> None:
     if getattr(args, "for_quarto", False) and layout.variables_file.is_file():
         shutil.copyfile(layout.variables_file, layout.quarto_variables_file)
-
-
-def _header_row(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--header-row needs a line number from 1, got {text!r}")
-    return value
 
 
 def _add_reading_options(parser: argparse.ArgumentParser) -> None:
