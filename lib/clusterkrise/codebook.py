@@ -222,7 +222,8 @@ def parse_codebook(raw: dict[str, Any]) -> Codebook:
 @lru_cache(maxsize=4)
 def _load_cached(path: str, mtime_ns: int) -> Codebook:
     with open(path, encoding="utf-8") as fh:
-        return parse_codebook(yaml.safe_load(fh))
+        # libyaml's parser with the same safe constructor: the same objects, ten times faster
+        return parse_codebook(yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 
 
 def load_codebook(path: Path | str | None = None) -> Codebook:

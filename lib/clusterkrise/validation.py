@@ -218,6 +218,8 @@ def coerce_frame(
     ids: list[Any] | None = None
     # respondent_id first so that the other columns' problems can name it.
     order = sorted((c for c in df.columns if c in dtypes), key=lambda c: c != "respondent_id")
+    numeric = [c for c in order if str(df[c].dtype) != dtypes[c] and dtypes[c] != "string"]
+    parsed = _parse_text_columns(df, numeric, decimal, whole=[dtypes[c] == "Int64" for c in numeric])
     for col in order:
         want = dtypes[col]
         s = df[col]
@@ -226,33 +228,78 @@ def coerce_frame(
         if want == "string":
             converted[col] = s.astype("string")
             continue
-        # Plain lists: Series.map would let pandas re-infer a str dtype and turn None back into NaN.
-        cells = [None if _missing(v) else v for v in s.astype(object)]
-        cells = [_parse_text_number(v, decimal) if isinstance(v, str) else v for v in cells]
-        present = pd.Series([v is not None for v in cells], index=s.index)
-        numbers = [np.nan if v is None or v is _BAD else v for v in cells]
-        num = pd.to_numeric(pd.Series(numbers, index=s.index, dtype=object), errors="coerce").astype(float)
-        bad_number = present & num.isna()
-        not_finite = num.notna() & ~np.isfinite(num)
-        not_whole = pd.Series(False, index=s.index)
-        if want == "Int64":
-            not_whole = num.notna() & ~not_finite & (num % 1 != 0)
-        for pos in np.flatnonzero((bad_number | not_finite | not_whole).to_numpy()):
-            if ids is None:
-                ids = _ids(df)
-            if bad_number.iloc[pos]:
-                rule = "is not a number" + (" (German dialect: decimal comma, no dots)" if decimal == "," else "")
-            elif not_finite.iloc[pos]:
-                rule = "is not a finite number"
-            else:
-                rule = "is not a whole number"
-            problems.append(_problem(int(pos) + 1, ids[pos], col, s.iloc[pos], rule))
-        num = num.where(~(bad_number | not_finite | not_whole))
-        converted[col] = num.astype(want)
+        if col in parsed:  # every cell a number of the column's kind (or empty): nothing to report
+            converted[col] = pd.Series(parsed[col], index=s.index, name=col).astype(want)
+            continue
+        if ids is None:
+            ids = _ids(df)
+        converted[col] = _coerce_column(s, want, decimal, ids, problems)
     # One new frame instead of column-wise assignment (which fragments a 200-column frame).
     out = pd.DataFrame({c: converted.get(c, df[c]) for c in df.columns}, index=df.index)
     out.attrs = dict(df.attrs)
     return out, problems
+
+
+def _parse_text_columns(df: pd.DataFrame, columns: list[str], decimal: str, whole: list[bool]) -> dict[str, np.ndarray]:
+    """Float values of the columns whose cells are all text numbers or empty, and valid for their dtype.
+
+    A file read as text holds a handful of distinct strings (the answer codes), so each distinct
+    string is parsed once by the same rule as :func:`_coerce_column`; a column with any other kind of
+    cell (numbers from a spreadsheet, a bad text) is left out and goes through the per-cell path,
+    which names every problem.
+    """
+    if not columns:
+        return {}
+    block = df[columns].to_numpy(dtype=object)
+    codes, uniques = pd.factorize(block.ravel(order="F"))
+    codes = codes.reshape(block.shape, order="F")
+    value = np.full(len(uniques) + 1, np.nan)  # the last slot is code -1: an empty cell
+    usable = np.ones(len(uniques) + 1, dtype=bool)
+    integral = np.ones(len(uniques) + 1, dtype=bool)
+    for k, u in enumerate(uniques):
+        number = _parse_text_number(u, decimal) if type(u) is str else _BAD
+        if number is None:
+            continue
+        if number is _BAD or not math.isfinite(number):
+            usable[k] = False
+        else:
+            value[k] = number
+            integral[k] = float(number).is_integer()
+    # factorize also files None, pd.NA and NaT under "empty"; the per-cell path tells them apart.
+    empty = codes == -1
+    if empty.any():
+        odd = {type(v) for v in block[empty]} - {float, np.float64, type(None), type(pd.NA)}
+        if odd:
+            usable[-1] = False
+    ok = usable[codes].all(axis=0) & (~np.asarray(whole) | integral[codes].all(axis=0))
+    values = value[codes]
+    return {col: values[:, j] for j, col in enumerate(columns) if ok[j]}
+
+
+def _coerce_column(s: pd.Series, want: str, decimal: str, ids: list[Any], problems: list[dict[str, Any]]) -> pd.Series:
+    """One column cell by cell; every cell that does not convert is appended to ``problems``."""
+    col = s.name
+    # Plain lists: Series.map would let pandas re-infer a str dtype and turn None back into NaN.
+    cells = [None if _missing(v) else v for v in s.astype(object)]
+    cells = [_parse_text_number(v, decimal) if isinstance(v, str) else v for v in cells]
+    present = pd.Series([v is not None for v in cells], index=s.index)
+    numbers = [np.nan if v is None or v is _BAD else v for v in cells]
+    num = pd.to_numeric(pd.Series(numbers, index=s.index, dtype=object), errors="coerce").astype(float)
+    bad_number = present & num.isna()
+    not_finite = num.notna() & ~np.isfinite(num)
+    not_whole = pd.Series(False, index=s.index)
+    if want == "Int64":
+        not_whole = num.notna() & ~not_finite & (num % 1 != 0)
+    for pos in np.flatnonzero((bad_number | not_finite | not_whole).to_numpy()):
+        if bad_number.iloc[pos]:
+            rule = "is not a number" + (" (German dialect: decimal comma, no dots)" if decimal == "," else "")
+        elif not_finite.iloc[pos]:
+            rule = "is not a finite number"
+        else:
+            rule = "is not a whole number"
+        problems.append(_problem(int(pos) + 1, ids[pos], col, s.iloc[pos], rule))
+    num = num.where(~(bad_number | not_finite | not_whole))
+    return num.astype(want)
 
 
 def _missing(value: Any) -> bool:
@@ -288,6 +335,22 @@ def _codes(codes: Iterable[int]) -> str:
     return ", ".join(str(c) for c in sorted(codes))
 
 
+def _cell_check(test, name: str, error: str) -> pa.Check:
+    """A pandera check of every answered cell: ``test`` gets the column as a float array.
+
+    Empty cells pass here (``nullable`` rules them); deciding that inside the check instead of letting
+    pandera drop them first, and testing a plain array instead of a nullable Series, keeps the ~200
+    column checks of a respondent file cheap.
+    """
+
+    def check(s: pd.Series) -> pd.Series:
+        values = s.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            return pd.Series(np.isnan(values) | test(values), index=s.index)
+
+    return pa.Check(check, name=name, error=error, ignore_na=False)
+
+
 def _column_checks(q: Question, column: str) -> list[pa.Check]:
     sc = q.scale
     special = sorted(sc.special)
@@ -297,31 +360,31 @@ def _column_checks(q: Question, column: str) -> list[pa.Check]:
         rule = f"outside {_fmt(lo)}..{_fmt(hi)}"
         if special:
             rule += f" and not a special code ({_codes(special)})"
-        checks.append(pa.Check(lambda s, lo=lo, hi=hi, sp=special: s.between(lo, hi) | s.isin(sp), name="range", error=rule))
+        checks.append(_cell_check(lambda v, lo=lo, hi=hi, sp=special: ((v >= lo) & (v <= hi)) | np.isin(v, sp), "range", rule))
     elif sc.type == "choice":
         options = q.items[[it.id for it in q.items].index(column)].extra.get("options")
         allowed = sorted(options) if options else sorted(sc.allowed_codes or ())
         rule = f"is not an allowed code ({_codes(allowed)})"
-        checks.append(pa.Check(lambda s, a=allowed: s.isin(a), name="codes", error=rule))
+        checks.append(_cell_check(lambda v, a=allowed: np.isin(v, a), "codes", rule))
     elif sc.type in _FLOAT_SCALES:
         lo, hi = sc.min, sc.max
-        checks.append(pa.Check(lambda s, lo=lo, hi=hi: s.between(lo, hi), name="range", error=f"outside {_fmt(lo)}..{_fmt(hi)}"))
+        checks.append(_cell_check(lambda v, lo=lo, hi=hi: (v >= lo) & (v <= hi), "range", f"outside {_fmt(lo)}..{_fmt(hi)}"))
         if sc.step:
             step = sc.step
             # Values outside the range already fail above; one message per cell is enough.
             checks.append(
-                pa.Check(
-                    lambda s, lo=lo, hi=hi, st=step: ~s.between(lo, hi) | (((s - lo) % st).abs() < 1e-9),
-                    name="step",
-                    error=f"is not in steps of {_fmt(step)} ({_fmt(lo)}, {_fmt(lo + step)}, ..., {_fmt(hi)})",
+                _cell_check(
+                    lambda v, lo=lo, hi=hi, st=step: ~((v >= lo) & (v <= hi)) | (np.abs(np.mod(v - lo, st)) < 1e-9),
+                    "step",
+                    f"is not in steps of {_fmt(step)} ({_fmt(lo)}, {_fmt(lo + step)}, ..., {_fmt(hi)})",
                 )
             )
     elif sc.type == "number":
         lo = sc.min if sc.min is not None else 0
-        checks.append(pa.Check(lambda s, lo=lo: s >= lo, name="min", error=f"is below {_fmt(lo)}"))
+        checks.append(_cell_check(lambda v, lo=lo: v >= lo, "min", f"is below {_fmt(lo)}"))
         hi = q.max if q.max is not None else sc.max
         if hi is not None:
-            checks.append(pa.Check(lambda s, hi=hi: s <= hi, name="max", error=f"is above the maximum {_fmt(hi)}"))
+            checks.append(_cell_check(lambda v, hi=hi: v <= hi, "max", f"is above the maximum {_fmt(hi)}"))
     return checks
 
 
