@@ -114,6 +114,22 @@ def _check_values(values: pd.Series, allowed: set[float], column: str) -> None:
         raise ValueError(f"column {column} holds codes outside {sorted(allowed)}: {examples}")
 
 
+def _ticked(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Which respondents ticked each 0/1 column (a multiple-choice question)."""
+    block = df[columns]
+    if all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in block.dtypes):
+        # the loader's numeric columns: one array for all of them instead of a conversion per column
+        values = block.to_numpy(dtype=float, na_value=np.nan)
+        if np.all(np.isnan(values) | (values == 0) | (values == 1)):
+            return pd.DataFrame(values == 1, index=df.index, columns=columns)
+    ticks = {}
+    for col in columns:  # column by column, so that an error names the first bad column
+        values = _numeric(df, col)
+        _check_values(values, {0.0, 1.0}, col)
+        ticks[col] = values.eq(1)
+    return pd.DataFrame(ticks)
+
+
 def _finish(labels: pd.Series, categories: list[str], left_out: dict[str, int], name: str) -> pd.Series:
     """Ordered Categorical Series with the bookkeeping attrs every grouping carries."""
     out = pd.Series(pd.Categorical(labels, categories=categories, ordered=True), index=labels.index, name=name)
@@ -376,12 +392,7 @@ def role(df: pd.DataFrame, task: str, *, labels: Mapping[str, str] | None = None
     if column not in task_columns:
         known = ", ".join(c[4:] for c in task_columns)
         raise ValueError(f"role: unknown task {task!r}; the data has D11 tasks {known}")
-    ticks = {}
-    for col in task_columns:
-        values = _numeric(df, col)
-        _check_values(values, {0.0, 1.0}, col)
-        ticks[col] = values.eq(1)
-    ticked = pd.DataFrame(ticks)
+    ticked = _ticked(df, task_columns)
     answered = ticked.any(axis=1)
     task_label = (labels or {}).get(task) or _codebook_task_labels().get(task) or DEFAULT_TASK_LABELS.get(task) or task
     other = "andere Aufgaben"

@@ -55,8 +55,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
-from statsmodels.stats.multitest import multipletests
+from scipy import sparse, special
+
+# scipy.stats and statsmodels (which imports scipy.stats) take about a second to import; they are imported
+# where they are used (the exact test, the BH adjustment), so that importing this module stays cheap.
 
 from clusterkrise.descriptives import as_item_list, numeric_block, special_codes_for
 
@@ -246,6 +248,8 @@ def exact_p_tied(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
     """
     import math
 
+    from scipy import stats
+
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n1, n2 = len(x), len(y)
@@ -301,15 +305,21 @@ def adjust_bh(tables: pd.DataFrame | Iterable[pd.DataFrame], family: str) -> pd.
 
 
 def _bh(frame: pd.DataFrame) -> np.ndarray:
-    keys = ["item", "grouping", "group_1", "group_2"]
-    tested = frame.loc[frame["p"].notna(), keys + ["p"]].drop_duplicates(keys)
     out = np.full(len(frame), np.nan)
-    if len(tested):
-        adjusted = pd.Series(multipletests(tested["p"].to_numpy(float), method="fdr_bh")[1],
-                             index=pd.MultiIndex.from_frame(tested[keys].astype(str)))
-        index = pd.MultiIndex.from_frame(frame[keys].astype(str))
-        mask = frame["p"].notna().to_numpy()
-        out[mask] = adjusted.reindex(index[mask]).to_numpy()
+    p = frame["p"].to_numpy(float)
+    rows = np.flatnonzero(~np.isnan(p))
+    if not len(rows):
+        return out
+    from statsmodels.stats.multitest import multipletests
+
+    # A test is (item, grouping, group pair), compared as text; it counts once, at its first row.
+    columns = [frame[c].to_numpy(object)[rows] for c in ("item", "grouping", "group_1", "group_2")]
+    keys = [tuple(map(str, key)) for key in zip(*columns)]
+    first: dict[tuple[str, ...], int] = {}
+    for row, key in zip(rows, keys):
+        first.setdefault(key, row)
+    adjusted = dict(zip(first, multipletests(p[list(first.values())], method="fdr_bh")[1]))
+    out[rows] = [adjusted[key] for key in keys]
     return out
 
 
@@ -512,7 +522,8 @@ def _assemble(
     if continuity:
         d = d - 0.5 * np.sign(d)
     z = np.where(run, d / sigma, np.nan)
-    p = np.where(run, np.minimum(1.0, 2 * stats.norm.sf(np.abs(z))), np.nan)
+    # special.ndtr(-|z|) is what scipy.stats.norm.sf(|z|) computes, without importing scipy.stats
+    p = np.where(run, np.minimum(1.0, 2 * special.ndtr(-np.abs(z))), np.nan)
     untied = run & (tie_sum == 0)
     if method == "auto":
         wanted = untied & (n1 < EXACT_MAX_N) & (n2 < EXACT_MAX_N)
