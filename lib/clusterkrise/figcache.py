@@ -57,8 +57,8 @@ def figure_cache(output_folder: Path) -> Path | None:
 
 
 class _KeyPickler(pickle.Pickler):
-    """A pickle for keying only: a transform's ``_parents`` (``id()`` -> dependant) and a callback registry's id
-    counter are left out, and the modules
+    """A pickle for keying only: a transform's ``_parents`` (``id()`` -> dependant), a callback registry's id
+    counter and the clock time a date rule was made at are left out, and the modules
     whose classes and functions the pickle names are collected (their code runs when the figure is drawn)."""
 
     def __init__(self, file):
@@ -77,6 +77,14 @@ class _KeyPickler(pickle.Pickler):
                      "callbacks": {signal: {cid: proxy() for cid, proxy in callbacks.items() if cid in obj._pickled_cids}
                                    for signal, callbacks in obj.callbacks.items()}}
             return (copyreg.__newobj__, (type(obj),), state)
+        if type(obj).__name__ == "rrulewrapper" and type(obj).__module__ == "matplotlib.dates":
+            # a date locator's rule: made from its keywords (kept), and without a start date from the time it was
+            # made (left out); the locator builds it again from the axis limits before it places a tick
+            reduced = obj.__reduce_ex__(5)
+            state = dict(reduced[2])
+            if "dtstart" not in state.get("_construct", {}):
+                state["_rrule"] = None
+            return (reduced[0], reduced[1], state, *reduced[3:])
         if isinstance(obj, mtransforms.TransformNode):
             reduced = obj.__reduce_ex__(5)
             state = dict(reduced[2])
