@@ -433,3 +433,128 @@ def test_lead_counts_stacks_significant_and_other_leads_per_group():
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["Vorsprung signifikant (p ≤ 0,10)",
                                                                   "Vorsprung nicht signifikant", "alle verglichenen Items"]
     assert plots.lead_counts(table.assign(n_not_sig=0)).axes[1].texts[0].get_text().strip() == "2, alle signifikant"
+
+
+# --- one layout per figure, and the figure cache ------------------------------------------------
+
+
+def _plain_savefig(fig: Figure, path) -> bytes:
+    """What matplotlib's own savefig writes (it lays the figure out in a draw of its own first)."""
+    with plots.use_house_style():
+        fig.savefig(path, format="svg", metadata={"Date": None, "Creator": None, "Description": "alt"})
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("make", [
+    lambda s, u: plots.dot_plot_means(s, utest=u, colour="ch07", xlim=(1, 10)),
+    lambda s, u: plots.grouped_bars(u, value="share", colour="groups"),
+    lambda s, u: plots.distribution_grid(_distribution([1, 2, 3, 4, 5]), scale_min=1, scale_max=5),
+], ids=["dots", "bars", "grid"])
+def test_save_figure_lays_out_once_and_writes_what_savefig_writes(tmp_path, summary, utest, make):
+    plain = _plain_savefig(make(summary, utest), tmp_path / "plain.svg")
+    fig = make(summary, utest)
+    engine = fig.get_layout_engine()
+    ours = plots.save_figure(fig, tmp_path / "ours", alt_text="alt").read_bytes()
+    assert ours == plain
+    assert fig.get_layout_engine() is engine  # handed back as it came
+
+
+def _stacked(shares) -> pd.DataFrame:
+    return pd.DataFrame({"item": "C1_01", "item_label": "Liquidität", "value": [1, 2, 3],
+                         "label": ["a", "b", "c"], "n": 100, "share": shares})
+
+
+def test_labels_too_wide_for_their_segment_are_left_out(tmp_path):
+    fig = plots.stacked_share_bars(_stacked([0.90, 0.09, 0.01]), categories=[1, 2, 3], min_label_share=0.0)
+    assert {"90 %", "9 %", "1 %"} <= set(_texts(fig))
+    svg = plots.save_figure(fig, tmp_path / "x", alt_text="alt").read_text(encoding="utf-8")
+    assert "90 %" in svg and "9 %" in svg  # room enough
+    assert ">1 %<" not in svg and " 1 %" not in svg  # a 1 % segment is narrower than its label
+
+
+def _draw_in_a_fresh_process(tmp_path, name, *, cache, forbid_drawing=False, shift=0.0, alt="Mittelwerte"):
+    """Save the test's dot plot in a new Python process; with ``forbid_drawing`` any layout or draw fails."""
+    import subprocess
+    import sys
+    import textwrap as tw
+
+    script = tw.dedent(f"""
+        import numpy as np, pandas as pd
+        from clusterkrise import plots
+        if {forbid_drawing!r}:
+            def refuse(*args, **kwargs):
+                raise SystemExit("drawn although cached")
+            plots._lay_out = refuse
+        rng = np.random.default_rng(7)
+        summary = pd.DataFrame({{"item": {ITEMS!r}, "item_label": {LABELS!r}, "n": [90, 88, 91, 87],
+                                "mean": rng.uniform(3, 8, 4) + {shift!r}, "median": [5, 6, 4, 7],
+                                "sd": rng.uniform(1, 3, 4)}})
+        fig = plots.dot_plot_means(summary, colour="ch07", xlim=(1, 10))
+        plots.save_figure(fig, {str(tmp_path / name)!r}, alt_text={alt!r}, cache={cache and str(cache)!r})
+    """)
+    env = {**__import__("os").environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": str(len(name))}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return (tmp_path / f"{name}.svg").read_bytes()
+
+
+def test_a_cached_figure_is_the_fresh_drawing_and_a_changed_one_is_drawn(tmp_path):
+    cache = tmp_path / "cache"
+    fresh = _draw_in_a_fresh_process(tmp_path, "fresh", cache=None)
+    first = _draw_in_a_fresh_process(tmp_path, "first", cache=cache)
+    assert len(list(cache.iterdir())) == 1
+    # another process, another hash seed: the same figure comes from the cache, not from a draw
+    hit = _draw_in_a_fresh_process(tmp_path, "second-run", cache=cache, forbid_drawing=True)
+    assert fresh == first == hit
+    # other data or another alt text is another figure: drawn and stored beside the first
+    with pytest.raises(AssertionError, match="drawn although cached"):
+        _draw_in_a_fresh_process(tmp_path, "moved", cache=cache, forbid_drawing=True, shift=0.5)
+    moved = _draw_in_a_fresh_process(tmp_path, "moved", cache=cache, shift=0.5)
+    alt = _draw_in_a_fresh_process(tmp_path, "alt", cache=cache, alt="Andere Beschreibung")
+    assert moved != fresh and alt != fresh and b"Andere Beschreibung" in alt
+    assert len(list(cache.iterdir())) == 3
+
+
+def test_the_key_follows_style_and_figure_and_not_the_process(summary):
+    from clusterkrise.figcache import FigureCache
+
+    store = FigureCache("unused")
+    fig = plots.dot_plot_means(summary, colour="ch07", xlim=(1, 10))
+    with plots.use_house_style():
+        key = store.key(fig, "alt")
+        assert store.key(fig, "alt") == key  # keying changes nothing it keys
+        assert store.key(plots.dot_plot_means(summary, colour="ch07", xlim=(1, 10)), "alt") == key
+        assert store.key(plots.dot_plot_means(summary, colour="ch08", xlim=(1, 10)), "alt") != key
+        with matplotlib.rc_context({"svg.hashsalt": "other"}):
+            assert store.key(fig, "alt") != key
+    fig.axes[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: str(x)))
+    with plots.use_house_style():
+        assert store.key(fig, "alt") is None  # a lambda does not pickle: no key, the figure is drawn
+
+
+@pytest.mark.parametrize("damage", ["truncated", "altered", "empty"])
+def test_a_damaged_cache_entry_is_drawn_again_and_replaced(tmp_path, summary, damage):
+    cache = tmp_path / "cache"
+    fresh = plots.save_figure(plots.dot_plot_means(summary, colour="ch07"), tmp_path / "fresh", alt_text="alt",
+                              cache=cache).read_bytes()
+    (entry,) = cache.iterdir()
+    raw = entry.read_bytes()
+    damaged = {"truncated": raw[: len(raw) // 2], "altered": raw.replace(b"#c0392b", b"#000000"), "empty": b""}[damage]
+    assert damaged != raw
+    entry.write_bytes(damaged)
+    again = plots.save_figure(plots.dot_plot_means(summary, colour="ch07"), tmp_path / "again", alt_text="alt",
+                              cache=cache).read_bytes()
+    assert again == fresh
+    assert entry.read_bytes() == raw  # the entry was written again, whole
+    assert [p.name for p in cache.iterdir()] == [entry.name]  # no temporary file left behind
+
+
+def test_figure_cache_folder_is_beside_the_results_and_can_be_switched_off(tmp_path, monkeypatch):
+    from clusterkrise.figcache import ENV, figure_cache
+
+    monkeypatch.delenv(ENV, raising=False)
+    assert figure_cache(tmp_path / "_build" / "results") == (tmp_path / "_build" / "cache" / "figures").resolve()
+    monkeypatch.setenv(ENV, "0")
+    assert figure_cache(tmp_path / "_build" / "results") is None
+    monkeypatch.setenv(ENV, str(tmp_path / "elsewhere"))
+    assert figure_cache(tmp_path / "_build" / "results") == tmp_path / "elsewhere"

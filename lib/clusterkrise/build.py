@@ -7,6 +7,7 @@ Layout under the project root (see docs/architecture.md):
 ``_build/logs/<step>-<name>.log``  full traceback of the last failure of a step (a successful build removes older ones)
 ``_build/build.lock``              held by the running build (:mod:`.procs`): one build at a time per checkout
 ``_build/cache.json``              the cache manifest (content hashes, parsed imports)
+``_build/cache/figures/``          figures drawn before, by content (:mod:`.figcache`)
 ``_build/variables.yml``           every ``values.json`` (printed texts, under ``chNN``) merged, plus
                                    ``study``: the numbers the original study printed (registry)
                                    (copied to ``_variables.yml`` for Quarto with ``--for-quarto``)
@@ -611,6 +612,9 @@ def _kernel_env(layout: Layout) -> dict[str, str]:
         "SOURCE_DATE_EPOCH": str(source_date_epoch(layout.root)),
         # the survey file is loaded and validated once per build, not once per notebook (clusterkrise.datacache)
         "CLUSTERKRISE_DATA_CACHE": str(layout.build / "data-cache"),
+        # figures drawn before, by content (clusterkrise.figcache); the notebooks write into a staging folder,
+        # so the cache is named here rather than found beside their output; a setting of the caller wins
+        "CLUSTERKRISE_FIGURE_CACHE": os.environ.get("CLUSTERKRISE_FIGURE_CACHE") or str(layout.build / "cache" / "figures"),
     }
 
 

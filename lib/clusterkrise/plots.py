@@ -1095,29 +1095,60 @@ def theme_bars(
 # --------------------------------------------------------------------------------------------------
 
 
-def _fit_inside_labels(fig: Figure) -> None:
-    """Remove labels inside bar segments that are wider than their segment ("15 %9 %")."""
-    labelled = [pair for ax in fig.axes for pair in ax.__dict__.get("_inside_labels", [])]
-    if not labelled:
-        return
-    # Lays the figure out and measures its text as a draw would, without painting a raster nobody reads
-    # (the constrained layout runs, so the extents below are the final ones).
-    fig.draw_without_rendering()
-    renderer = fig._get_renderer()
+# Labels inside bar segments need this much room on top of their own width (2 px at the figure's 100 dpi,
+# where the rule was tuned, in the points the SVG is measured in).
+_INSIDE_LABEL_MARGIN_PT = 2 * 72 / 100
+
+
+def _fit_inside_labels(fig: Figure, renderer) -> bool:
+    """Remove labels inside bar segments that are wider than their segment ("15 %9 %"); True if any went."""
+    labelled = [pair for ax in fig.axes for pair in ax.__dict__.pop("_inside_labels", [])]
+    removed = False
     for text, bar in labelled:
-        if text.get_window_extent(renderer).width + 2 > bar.get_window_extent(renderer).width:
+        if text.get_window_extent(renderer).width + _INSIDE_LABEL_MARGIN_PT > bar.get_window_extent(renderer).width:
             text.remove()
-    for ax in fig.axes:
-        ax.__dict__.pop("_inside_labels", None)
+            removed = True
+    return removed
 
 
-def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str) -> Path:
+def _lay_out(fig: Figure) -> None:
+    """Lay ``fig`` out once, measured as the SVG will be drawn, and fit the labels inside bars to it.
+
+    ``savefig`` would lay the figure out in a draw that paints nothing and then draw it again; laying it out
+    here, with the renderer and resolution the SVG backend uses (text in points), gives the same positions
+    for about half the work: the saving draw then runs without a layout engine.
+    """
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    engine = fig.get_layout_engine()
+    canvas, dpi = fig.canvas, fig.dpi
+    FigureCanvasSVG(fig)  # the figure's renderer is now the SVG backend's, as inside savefig
+    fig.dpi = FigureCanvasSVG.fixed_dpi
+    try:
+        def execute() -> None:
+            if engine is not None and fig.axes:
+                with contextlib.suppress(ValueError):  # as Figure.draw does
+                    engine.execute(fig)
+
+        execute()
+        if any(ax.__dict__.get("_inside_labels") for ax in fig.axes) and _fit_inside_labels(fig, fig._get_renderer()):
+            # a removed label may have reached past its axes: lay out again without it
+            execute()
+    finally:
+        fig.dpi = dpi
+        fig.set_canvas(canvas)
+
+
+def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str, cache: str | Path | None = None) -> Path:
     """Write ``<stem>.svg`` and return its path: the one file both editions read (the HTML inlines it,
     Typst places it in the PDF), so the figure is drawn once and no raster copy is made that nothing reads.
 
     Equal figures give byte-identical files: fixed SVG hash salt, no creation date, no software
     tag; text as text in DejaVu Sans (``svg.fonttype: none``). The alternative text goes into the
     file's metadata ("Description").
+
+    ``cache``: a folder of figures drawn before (:mod:`clusterkrise.figcache`); a figure whose state, alt
+    text, style, fonts and drawing code equal those of a stored one is copied from there instead of drawn.
     """
     if not isinstance(fig, Figure):
         raise TypeError(f"save_figure: expected a matplotlib Figure, got {type(fig).__name__}")
@@ -1129,11 +1160,27 @@ def save_figure(fig: Figure, path_stem: str | Path, *, alt_text: str) -> Path:
     stem.parent.mkdir(parents=True, exist_ok=True)
     svg = stem.with_name(stem.name + ".svg")
     with use_house_style():
-        with timed("figure", stem.name, step="fit-labels"):
-            _fit_inside_labels(fig)
+        if cache is not None:
+            from . import figcache
+
+            with timed("figure", stem.name, step="cache-key"):
+                store = figcache.FigureCache(cache)
+                key = store.key(fig, alt_text)
+            if key is not None and store.copy_to(key, svg):
+                return svg
+        with timed("figure", stem.name, step="layout"):
+            _lay_out(fig)
         with timed("figure", stem.name, step="svg"):
-            fig.savefig(svg, format="svg",
-                        metadata={"Date": None, "Creator": None, "Description": alt_text})
+            engine = fig.get_layout_engine()
+            fig.set_layout_engine(None)  # laid out above; savefig would otherwise do it again
+            try:
+                fig.savefig(svg, format="svg",
+                            metadata={"Date": None, "Creator": None, "Description": alt_text})
+            finally:
+                if engine is not None:
+                    fig.set_layout_engine(engine)
+        if cache is not None and key is not None:
+            store.put(key, svg)
     return svg
 
 

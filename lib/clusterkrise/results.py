@@ -142,9 +142,9 @@ class ChapterResults:
     def figure(self, label: str, fig, data: pd.DataFrame, *, alt: str, n: int | None = None,
                utest: pd.DataFrame | None = None) -> None:
         """Save figure ``label`` ("abb-16") as SVG with its tidy values (CSV) and display it."""
-        import matplotlib.pyplot as plt
         from IPython.display import SVG, display
 
+        from .figcache import figure_cache
         from .plots import save_figure
 
         stem = self.out / label
@@ -152,10 +152,11 @@ class ChapterResults:
             # As a suptitle the note gets its own strip in the constrained layout, above legends.
             fig.suptitle(f"N = {n}", x=0.995, ha="right", fontsize=8, color="#555555")
             self.count(f"{label.replace('-', '')}_n", n)
-        svg = save_figure(fig, stem, alt_text=alt)
+        # The figure was made with Figure(), never registered with pyplot: nothing to close, and no pyplot
+        # import (a second of every kernel's start) is needed.
+        svg = save_figure(fig, stem, alt_text=alt, cache=figure_cache(self.params.output_folder))
         self._write_csv(stem.with_suffix(".csv"), data, utest)
         self.produced.append(label)
-        plt.close(fig)
         display(SVG(filename=str(svg)))
 
     def table(self, label: str, shown: pd.DataFrame, *, n: int | None = None, data: pd.DataFrame | None = None,
