@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import yaml
 
 from .errors import RenderError
@@ -129,6 +128,8 @@ class NotebookEmbedder:
             raise RenderError("embed", str(source), f"executed notebook {candidates[0]} not found (execute the notebooks first)")
         if path not in self._cache:
             text = path.read_text(encoding="utf-8")
+            import nbformat  # here, not at the top: a build with nothing to render never needs it
+
             if json.loads(text).get("nbformat") == 4:
                 # papermill wrote and validated it: nbformat's v4 reader without a second validation
                 self._cache[path] = nbformat.v4.reads(text)
