@@ -12,6 +12,7 @@ Pipeline (one filtered document feeds both formats, so numbering and citations a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import json
@@ -419,8 +420,72 @@ def _skeleton(blocks: list[Any]) -> list[Any]:
     return kept
 
 
+def _filter_inputs_digest(cfg: BookConfig, meta_file: Path) -> str:
+    """The metadata the book filter reads and the content of every file it names (bibliography, style,
+    reading lists, notes prompts): part of the key of a chapter's filtered blocks."""
+    meta = yaml.load(meta_file.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    paths = [*meta.get("bibliography", []), *(meta[k] for k in PATH_META if k in meta)]
+    digest = hashlib.sha256(meta_file.read_bytes())
+    for path in paths:
+        file = Path(path)
+        digest.update(b"\0" + str(path).encode() + b"\0" + (hashlib.sha256(file.read_bytes()).digest() if file.is_file() else b"-"))
+    return digest.hexdigest()
+
+
+def _chapter_pass(cfg: BookConfig, chapters: list[Chapter], version: Any, meta_file: Path, staging: Path,
+                  cache: RenderCache | None) -> None:
+    """The part of the book filter that depends on one chapter alone (``book-pass=chapter``), kept per chapter
+    in the cache: after a prose edit only the edited chapter goes through it again. Chapters not in the cache
+    are filtered together, in one pandoc run per core."""
+    here = json.dumps(str(staging))[1:-1]
+    inputs = _filter_inputs_digest(cfg, meta_file) if cache else ""
+    keys: dict[str, str] = {}
+    missing: list[Chapter] = []
+    for ch in chapters:
+        if cache:
+            text = json.dumps(ch.blocks).replace(here, _STAGING)
+            keys[ch.rel] = cache.key("chapter-pass", inputs, json.dumps(version), ch.rel, text)
+            hit = cache.get("chapter-pass", keys[ch.rel])
+            if hit is not None:
+                ch.blocks = json.loads(hit.replace(_STAGING, here))
+                continue
+        missing.append(ch)
+    if not missing:
+        return
+    # batches of about equal size, in book order, one per pandoc process
+    sizes = [len(json.dumps(ch.blocks)) for ch in missing]
+    share = sum(sizes) / min(PANDOC_WORKERS, len(missing))
+    batches: list[list[Chapter]] = [[]]
+    filled = 0.0
+    for ch, size in zip(missing, sizes):
+        if batches[-1] and filled + size / 2 > share * len(batches) and len(batches) < PANDOC_WORKERS:
+            batches.append([])
+        batches[-1].append(ch)
+        filled += size
+
+    def run(batch: list[Chapter]) -> None:
+        stdin = json.dumps({"pandoc-api-version": version, "meta": {},
+                            "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in batch]})
+        out = json.loads(run_pandoc(
+            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=chapter",
+             "--lua-filter", str(FILTER)],
+            step="pandoc-filter", file=batch[0].rel if len(batch) == 1 else "book (chapters)", stdin=stdin,
+            cwd=cfg.project_dir,
+        ))
+        by_source = {dict(block["c"][0][2])["source"]: block["c"][1] for block in out["blocks"]
+                     if block["t"] == "Div" and "book-chapter" in block["c"][0][1]}
+        for ch in batch:
+            ch.blocks = by_source[ch.rel]
+            if cache:
+                cache.put("chapter-pass", keys[ch.rel], json.dumps(ch.blocks).replace(here, _STAGING))
+
+    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+        list(pool.map(run, batches))
+
+
 def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None,
-                   cache: RenderCache | None = None, *, whole: set[str] | None = None):
+                   cache: RenderCache | None = None, *, whole: set[str] | None = None,
+                   after_parse: Callable[[], Any] | None = None):
     """Parse and filter the book. ``whole``: render only these chapters (paths as in _quarto.yml) in full
     and the others as a skeleton (:func:`_skeleton`) -- the preview's quick page, never the book."""
     embedder = NotebookEmbedder(executed_dir, staging / "media") if executed_dir is not None else None
@@ -435,16 +500,9 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     with timed("render", "pandoc-parse"), ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
         parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging, cache), resolved))
     chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=blocks) for (path, rel, _), blocks in zip(resolved, parsed)]
+    if after_parse is not None:
+        after_parse()
     _dedupe_header_ids(chapters)
-    if whole is not None:
-        for ch in chapters:
-            if ch.rel not in whole:
-                ch.blocks = _skeleton(ch.blocks)
-    with_blocks = {
-        "pandoc-api-version": None,
-        "meta": {},
-        "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in chapters],
-    }
     # the API version must match the pandoc binary; ask it once (the cache's key names the binary)
     version = cache.get("probe", cache.key("api-version")) if cache else None
     if version is None:
@@ -452,12 +510,23 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
         version = probe["pandoc-api-version"]
         if cache:
             cache.put("probe", cache.key("api-version"), version)
-    with_blocks["pandoc-api-version"] = version
     meta_file = _metadata_file(cfg, staging)
+    with timed("render", "pandoc-filter-chapters"):
+        _chapter_pass(cfg, chapters, version, meta_file, staging, cache)
+    if whole is not None:
+        for ch in chapters:
+            if ch.rel not in whole:
+                ch.blocks = _skeleton(ch.blocks)
+    with_blocks = {
+        "pandoc-api-version": version,
+        "meta": {},
+        "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in chapters],
+    }
     with timed("render", "pandoc-filter"):
         filtered = run_pandoc(
             # the filter runs citeproc itself, as its last step (it then marks each entry's language)
-            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER)],
+            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book",
+             "--lua-filter", str(FILTER)],
             step="pandoc-filter",
             file="book (all chapters)",
             stdin=json.dumps(with_blocks),
@@ -823,9 +892,38 @@ def _typst_string(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path) -> Path:
-    import typst
+def _pdf_links(doc: dict[str, Any]) -> None:
+    """Links inside the PDF go to a label of the PDF: a link to another page's anchor (``08-aufgaben.html#x``,
+    as the HTML pages name it) becomes ``#x``, and one whose anchor the PDF does not hold becomes its text."""
+    ids = {attr[0] for el in walk(doc) if (attr := attr_of(el)) and attr[0]}
+    for block_list in _lists_holding_links(doc):
+        for i, el in enumerate(block_list):
+            if not (isinstance(el, dict) and el.get("t") == "Link"):
+                continue
+            url = el["c"][2][0]
+            page, hash_, anchor = url.partition("#")
+            if not hash_ or re.match(r"^[a-z][a-z0-9+.-]*:", page, re.I):
+                continue  # an outside address, or no anchor at all
+            if anchor in ids:
+                el["c"][2][0] = "#" + anchor
+            else:
+                block_list[i] = {"t": "Span", "c": [el["c"][0], el["c"][1]]}
 
+
+def _lists_holding_links(node: Any) -> Iterator[list[Any]]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _lists_holding_links(value)
+    elif isinstance(node, list):
+        if any(isinstance(item, dict) and item.get("t") == "Link" for item in node):
+            yield node
+        for item in node:
+            yield from _lists_holding_links(item)
+
+
+def pdf_input(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter]) -> str:
+    """The pandoc JSON the Typst writer gets: every chapter but the imprint, the imprint as metadata. Taken
+    before the HTML pages point links at other pages (:func:`render_html` changes the blocks)."""
     blocks: list[Any] = []
     imprint: list[Any] = []
     for ch in chapters:
@@ -834,10 +932,45 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
             imprint = [b for b in ch.blocks if not (b["t"] == "Header" and b["c"][0] == 1)]
         else:
             blocks.extend(ch.blocks)
-    slug = re.sub(r"[^a-z0-9]+", "-", cfg.title.lower().replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")).strip("-")
     meta = dict(doc["meta"])
     meta["imprint"] = {"t": "MetaBlocks", "c": imprint}
-    typ_doc = {"pandoc-api-version": doc["pandoc-api-version"], "meta": meta, "blocks": blocks}
+    typ_doc = json.loads(json.dumps({"pandoc-api-version": doc["pandoc-api-version"], "meta": meta, "blocks": blocks}))
+    _pdf_links(typ_doc)
+    return json.dumps(typ_doc)
+
+
+# The Typst source of the last PDF, beside the render cache: a new render first compiles it in a second
+# thread while pandoc works (typst memoises layout work process-wide), so the book's own compile only
+# redoes what changed. The memo only saves work; the PDF is the same bytes (tests/test_speed_paths.py).
+LAST_TYPST = "last-book.typ"
+
+
+def warm_typst(cfg: BookConfig, staging: Path, cache: RenderCache | None) -> threading.Thread | None:
+    """Start compiling the last render's Typst source against this render's staging folder, or None."""
+    last = cache.folder / LAST_TYPST if cache is not None and cache.folder is not None else None
+    if last is None or not last.is_file():
+        return None
+    source = staging / ".warm-book.typ"
+    shutil.copyfile(last, source)
+    timestamp, fonts = creation_timestamp(cfg), font_dirs()
+
+    def compile_last() -> None:
+        import typst
+
+        with contextlib.suppress(Exception):  # a figure of the last book may be gone: warming is only a start
+            typst.compile(str(source), root=str(staging), font_paths=fonts, ignore_system_fonts=True, timestamp=timestamp)
+
+    thread = threading.Thread(target=compile_last, name="typst-warm", daemon=True)
+    thread.start()
+    return thread
+
+
+def render_pdf(cfg: BookConfig, source: str, staging: Path, out_dir: Path, cache: RenderCache | None = None,
+               warm: threading.Thread | None = None) -> Path:
+    """Write the PDF from :func:`pdf_input`'s JSON; ``warm`` is :func:`warm_typst`'s thread, waited for."""
+    import typst
+
+    slug = re.sub(r"[^a-z0-9]+", "-", cfg.title.lower().replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")).strip("-")
     typ_path = staging / "book.typ"
     with timed("render", "pandoc-typst"):
         run_pandoc(
@@ -848,8 +981,11 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
             ],
             step="pandoc-typst",
             file="book (all chapters)",
-            stdin=json.dumps(typ_doc),
+            stdin=source,
         )
+    if warm is not None:
+        with timed("render", "typst-warm-wait"):
+            warm.join()
     try:
         with timed("render", "typst-compile"):
             pdf = typst.compile(
@@ -869,6 +1005,11 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
     out_dir.mkdir(parents=True, exist_ok=True)
     pdf_path = out_dir / f"{slug}.pdf"
     pdf_path.write_bytes(pdf)
+    if cache is not None and cache.folder is not None:
+        cache.folder.mkdir(parents=True, exist_ok=True)
+        tmp = cache.folder / f".{LAST_TYPST}.{os.getpid()}"
+        shutil.copyfile(typ_path, tmp)
+        os.replace(tmp, cache.folder / LAST_TYPST)
     return pdf_path
 
 
@@ -983,18 +1124,26 @@ def render_book(
     cache = render_cache_for(project_dir)
     with tempfile.TemporaryDirectory(prefix="clusterkrise-render-") as tmp:
         staging = Path(tmp)
-        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache)
+        warm: list[threading.Thread | None] = [None]
+
+        def after_parse() -> None:  # the figures are in the staging folder now
+            if "pdf" in formats:
+                warm[0] = warm_typst(cfg, staging, cache)
+
+        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache,
+                                       after_parse=after_parse)
         results: dict[str, Path] = {}
+        source = pdf_input(cfg, doc, chapters) if "pdf" in formats else ""
         if "html" in formats and "pdf" in formats:  # the PDF beside the HTML pages: two cores, two outputs
             with timed("render", "html+pdf"):
                 results["html"], results["pdf"] = render_html(
                     cfg, doc, chapters, staging, out_dir, cache, on_html=on_html,
-                    meanwhile=lambda: render_pdf(cfg, doc, chapters, staging, out_dir))
+                    meanwhile=lambda: render_pdf(cfg, source, staging, out_dir, cache, warm[0]))
         elif "html" in formats:
             with timed("render", "html"):
                 results["html"] = render_html(cfg, doc, chapters, staging, out_dir, cache, on_html=on_html)
         elif "pdf" in formats:
-            results["pdf"] = render_pdf(cfg, doc, chapters, staging, out_dir)
+            results["pdf"] = render_pdf(cfg, source, staging, out_dir, cache, warm[0])
     if "html" in formats:  # an HTML-only render keeps nothing of a PDF, so only a full one may prune
         cache.prune()
     return results
