@@ -9,7 +9,10 @@ the plain path gives.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -49,6 +52,25 @@ def test_a_render_from_the_cache_equals_a_render_without_it(tmp_path):
     render_book(plain, tmp_path / "plain", formats=("html",), executed_dir=plain / "executed")
     assert tree(tmp_path / "again") == tree(tmp_path / "plain")
     assert tree(tmp_path / "again") != tree(tmp_path / "first"), "the edit must show, or the comparison proves nothing"
+
+
+def test_a_book_from_the_cache_and_a_warm_typst_equals_a_fresh_process(tmp_path, monkeypatch):
+    """HTML and PDF after an edit, rendered with the cached parses, filtered chapters and pages and a Typst
+    compiler warmed with the last book's source, equal a render in a fresh process without any of it."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the PDF's date and ID, in both processes
+    cached, plain = mini_book(tmp_path, True), mini_book(tmp_path, False)
+    render_book(cached, tmp_path / "first", executed_dir=cached / "executed")
+    folder = cached / "_build" / "render-cache"
+    assert list(folder.glob("chapter-pass/*.json")) and (folder / "last-book.typ").is_file()
+    edit(cached), edit(plain)
+    render_book(cached, tmp_path / "again", executed_dir=cached / "executed")
+    script = ("import sys; from pathlib import Path; from clusterkrise.render.book import render_book; "
+              "render_book(Path(sys.argv[1]), Path(sys.argv[2]), executed_dir=Path(sys.argv[1]) / 'executed')")
+    subprocess.run([sys.executable, "-c", script, str(plain), str(tmp_path / "plain")], check=True, env=dict(os.environ))
+    again, fresh = tree(tmp_path / "again"), tree(tmp_path / "plain")
+    assert any(name.endswith(".pdf") for name in fresh)
+    assert again == fresh
+    assert again != tree(tmp_path / "first"), "the edit must show, or the comparison proves nothing"
 
 
 def test_the_quick_page_is_the_page_of_the_full_render(tmp_path):
