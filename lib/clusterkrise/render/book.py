@@ -5,9 +5,11 @@ Pipeline (one filtered document feeds both formats, so numbering and citations a
 1. read ``_quarto.yml``, ``_variables.yml`` + overrides; resolve shortcodes in every chapter;
 2. parse each chapter to pandoc JSON, copy its images into a staging folder, wrap it in a
    ``book-chapter`` div and join all chapters into one document;
-3. run ``filters/book.lua`` and citeproc once over the whole book;
+3. run ``filters/book.lua`` in two passes: what depends on one chapter alone per chapter (cached), then
+   numbering, cross-references and citeproc once over the whole book;
 4. HTML: split the result at the chapter divs, point cross-page links at the right page and write
-   one page per chapter with the book template; PDF: write one Typst document and compile it.
+   one page per chapter with the book template; PDF: write one Typst document (links to its own
+   labels) and compile it, on a compiler warmed with the last book's source.
 """
 
 from __future__ import annotations
@@ -161,10 +163,10 @@ def pandoc_path() -> str:
 
 
 class RenderCache:
-    """What earlier renders of this project computed, by content hash: each chapter's pandoc parse and
-    each HTML page. A prose edit changes one chapter's text, so only that chapter is parsed again and
-    only its page (and pages whose content moved with it, e.g. numbers) is written again by pandoc; the
-    book filter and the PDF still see the whole book. A hit returns exactly the text pandoc wrote for the
+    """What earlier renders of this project computed, by content hash: each chapter's pandoc parse, its
+    blocks after the filter's chapter pass, and each HTML page. A prose edit changes one chapter's text, so
+    only that chapter is parsed and filtered again and only its page (and pages whose content moved with
+    it, e.g. numbers) is written again by pandoc; the filter's book pass and the PDF still see the whole book. A hit returns exactly the text pandoc wrote for the
     same input, so a book rendered from the cache is byte-identical to one rendered without it (the key
     holds the pandoc binary, the templates and this module's source as well as the input).
     Lives in ``_build/render-cache/``; entries no render used are removed at the end of a render."""
