@@ -260,14 +260,18 @@ _ATTR_AT = {"Div": 0, "Span": 0, "Figure": 0, "Table": 0, "CodeBlock": 0, "Code"
 
 
 def walk(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        if "t" in node:
-            yield node
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from walk(item)
+    """Every element (a dict with "t") under ``node``, in document order, parents first. A stack rather
+    than nested generators: a book has about a million nodes, and the preview's quick page walks it."""
+    stack = [node]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        if type(item) is dict:
+            if "t" in item:
+                yield item
+            push([v for v in reversed(item.values()) if type(v) in (dict, list)])
+        elif type(item) is list:
+            push([v for v in reversed(item) if type(v) in (dict, list)])
 
 
 def attr_of(el: dict[str, Any]) -> list[Any] | None:
@@ -434,55 +438,90 @@ def _filter_inputs_digest(cfg: BookConfig, meta_file: Path) -> str:
     return digest.hexdigest()
 
 
-def _chapter_pass(cfg: BookConfig, chapters: list[Chapter], version: Any, meta_file: Path, staging: Path,
-                  cache: RenderCache | None) -> None:
+class _ChapterPass:
     """The part of the book filter that depends on one chapter alone (``book-pass=chapter``), kept per chapter
-    in the cache: after a prose edit only the edited chapter goes through it again. Chapters not in the cache
-    are filtered together, in one pandoc run per core."""
-    here = json.dumps(str(staging))[1:-1]
-    inputs = _filter_inputs_digest(cfg, meta_file) if cache else ""
-    keys: dict[str, str] = {}
-    missing: list[Chapter] = []
-    for ch in chapters:
-        if cache:
-            text = json.dumps(ch.blocks).replace(here, _STAGING)
-            keys[ch.rel] = cache.key("chapter-pass", inputs, json.dumps(version), ch.rel, text)
-            hit = cache.get("chapter-pass", keys[ch.rel])
-            if hit is not None:
-                ch.blocks = json.loads(hit.replace(_STAGING, here))
-                continue
-        missing.append(ch)
-    if not missing:
-        return
-    # batches of about equal size, in book order, one per pandoc process
-    sizes = [len(json.dumps(ch.blocks)) for ch in missing]
-    share = sum(sizes) / min(PANDOC_WORKERS, len(missing))
-    batches: list[list[Chapter]] = [[]]
-    filled = 0.0
-    for ch, size in zip(missing, sizes):
-        if batches[-1] and filled + size / 2 > share * len(batches) and len(batches) < PANDOC_WORKERS:
-            batches.append([])
-        batches[-1].append(ch)
-        filled += size
+    in the cache: after a prose edit only the edited chapter goes through it again. :meth:`lookup` takes what
+    the cache holds; the rest goes through it either in the book pass's own pandoc run (:meth:`mark`, then
+    :meth:`collect` -- one process less) or, with :meth:`run`, in pandoc runs of its own, one per core."""
 
-    def run(batch: list[Chapter]) -> None:
-        stdin = json.dumps({"pandoc-api-version": version, "meta": {},
-                            "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in batch]})
-        out = json.loads(run_pandoc(
-            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=chapter",
-             "--lua-filter", str(FILTER)],
-            step="pandoc-filter", file=batch[0].rel if len(batch) == 1 else "book (chapters)", stdin=stdin,
-            cwd=cfg.project_dir,
-        ))
-        by_source = {dict(block["c"][0][2])["source"]: block["c"][1] for block in out["blocks"]
-                     if block["t"] == "Div" and "book-chapter" in block["c"][0][1]}
-        for ch in batch:
-            ch.blocks = by_source[ch.rel]
-            if cache:
-                cache.put("chapter-pass", keys[ch.rel], json.dumps(ch.blocks).replace(here, _STAGING))
+    def __init__(self, cfg: BookConfig, version: Any, meta_file: Path, staging: Path, cache: RenderCache | None):
+        self.cfg, self.version, self.meta_file, self.cache = cfg, version, meta_file, cache
+        self.here = json.dumps(str(staging))[1:-1]
+        self.inputs = _filter_inputs_digest(cfg, meta_file) if cache else ""
+        self.keys: dict[str, str] = {}
+        self.missing: list[Chapter] = []
 
-    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-        list(pool.map(run, batches))
+    def lookup(self, chapters: list[Chapter]) -> None:
+        for ch in chapters:
+            if self.cache:
+                text = json.dumps(ch.blocks).replace(self.here, _STAGING)
+                self.keys[ch.rel] = self.cache.key("chapter-pass", self.inputs, json.dumps(self.version), ch.rel, text)
+                hit = self.cache.get("chapter-pass", self.keys[ch.rel])
+                if hit is not None:
+                    ch.blocks = json.loads(hit.replace(_STAGING, self.here))
+                    continue
+            self.missing.append(ch)
+
+    def _keep(self, ch: Chapter, blocks: list[Any]) -> None:
+        ch.blocks = blocks
+        if self.cache:
+            self.cache.put("chapter-pass", self.keys[ch.rel], json.dumps(blocks).replace(self.here, _STAGING))
+
+    def mark(self, ch: Chapter) -> list[list[str]]:
+        """The chapter div's attributes: with the mark that asks the book pass to run the chapter pass first."""
+        todo = any(m is ch for m in self.missing)
+        return [["source", ch.rel], ["chapter-pass", "todo"]] if todo else [["source", ch.rel]]
+
+    def collect(self, doc: dict[str, Any]) -> None:
+        """Take the chapter-pass results the book pass handed back (and drop them from the metadata)."""
+        results = doc["meta"].pop("chapter-pass-results", None)
+        for ch in self.missing:
+            if results is None or ch.rel not in results["c"]:
+                raise RenderError("pandoc-filter", ch.rel, "the book filter returned no chapter-pass result")
+            self._keep(ch, results["c"][ch.rel]["c"])
+        self.missing = []
+
+    def run(self, only: Callable[[Chapter], bool] = lambda ch: True) -> None:
+        """Filter the missing chapters ``only`` accepts in pandoc runs of their own."""
+        todo = [ch for ch in self.missing if only(ch)]
+        self.missing = [ch for ch in self.missing if not only(ch)]
+        if todo:
+            self._run(todo)
+
+    def _run(self, missing: list[Chapter]) -> None:
+        cfg, version, meta_file = self.cfg, self.version, self.meta_file
+        # batches of about equal size, in book order, one per pandoc process
+        sizes = [len(json.dumps(ch.blocks)) for ch in missing]
+        share = sum(sizes) / min(PANDOC_WORKERS, len(missing))
+        batches: list[list[Chapter]] = [[]]
+        filled = 0.0
+        for ch, size in zip(missing, sizes):
+            if batches[-1] and filled + size / 2 > share * len(batches) and len(batches) < PANDOC_WORKERS:
+                batches.append([])
+            batches[-1].append(ch)
+            filled += size
+
+        def run(batch: list[Chapter]) -> None:
+            stdin = json.dumps({"pandoc-api-version": version, "meta": {},
+                                "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in batch]})
+            out = json.loads(run_pandoc(
+                ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=chapter",
+                 "--lua-filter", str(FILTER)],
+                step="pandoc-filter", file=batch[0].rel if len(batch) == 1 else "book (chapters)", stdin=stdin,
+                cwd=cfg.project_dir,
+            ))
+            by_source = {dict(block["c"][0][2])["source"]: block["c"][1] for block in out["blocks"]
+                         if block["t"] == "Div" and "book-chapter" in block["c"][0][1]}
+            for ch in batch:
+                self._keep(ch, by_source[ch.rel])
+
+        with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+            list(pool.map(run, batches))
+
+
+# Up to this many chapters missing from the cache go through the chapter pass inside the book pass's run
+# (a prose edit: one pandoc process less); more are filtered in runs of their own, side by side.
+MIXED_PASS_MAX = 2
 
 
 def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None,
@@ -513,8 +552,13 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
         if cache:
             cache.put("probe", cache.key("api-version"), version)
     meta_file = _metadata_file(cfg, staging)
+    passes = _ChapterPass(cfg, version, meta_file, staging, cache)
     with timed("render", "pandoc-filter-chapters"):
-        _chapter_pass(cfg, chapters, version, meta_file, staging, cache)
+        passes.lookup(chapters)
+        if whole is not None:  # a skeleton is cut from a filtered chapter: those first, in runs of their own
+            passes.run(lambda ch: ch.rel not in whole)
+        if len(passes.missing) > MIXED_PASS_MAX:  # many (a clean render): side by side, one run per core
+            passes.run()
     if whole is not None:
         for ch in chapters:
             if ch.rel not in whole:
@@ -522,7 +566,7 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     with_blocks = {
         "pandoc-api-version": version,
         "meta": {},
-        "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in chapters],
+        "blocks": [_div(ch.blocks, ["book-chapter"], passes.mark(ch)) for ch in chapters],
     }
     with timed("render", "pandoc-filter"):
         filtered = run_pandoc(
@@ -535,6 +579,7 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
             cwd=cfg.project_dir,
         )
     doc = json.loads(filtered)
+    passes.collect(doc)
     out: list[Chapter] = []
     for block in doc["blocks"]:
         if block["t"] == "Div" and "book-chapter" in block["c"][0][1]:
