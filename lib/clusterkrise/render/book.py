@@ -804,9 +804,9 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                 meanwhile: Callable[[], Any] | None = None, on_html: Callable[[Path], Any] | None = None) -> Any:
     """Write the HTML pages; returns ``out_dir/index.html``, or with ``meanwhile`` the pair (index, its result).
 
-    ``meanwhile`` (the PDF) runs in a second thread while pandoc writes the pages -- it starts after the
-    cross-page links are set, so it sees the blocks exactly as it would after the pages; ``on_html`` is
-    called as soon as the pages are written."""
+    ``meanwhile`` (the PDF) runs in a second thread while pandoc writes the pages; it must not read
+    ``chapters``, whose links to other pages this function rewrites (:func:`pdf_input` is taken before);
+    ``on_html`` is called as soon as the pages are written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if (staging / "figures").is_dir():
         shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
