@@ -9,12 +9,11 @@ Pipeline (one filtered document feeds both formats, so numbering and citations a
    numbering, cross-references and citeproc once over the whole book;
 4. HTML: split the result at the chapter divs, point cross-page links at the right page and write
    one page per chapter with the book template; PDF: write one Typst document (links to its own
-   labels) and compile it, on a compiler warmed with the last book's source.
+   labels) and compile it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import html
 import json
@@ -525,8 +524,7 @@ MIXED_PASS_MAX = 2
 
 
 def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None,
-                   cache: RenderCache | None = None, *, whole: set[str] | None = None,
-                   after_parse: Callable[[], Any] | None = None):
+                   cache: RenderCache | None = None, *, whole: set[str] | None = None):
     """Parse and filter the book. ``whole``: render only these chapters (paths as in _quarto.yml) in full
     and the others as a skeleton (:func:`_skeleton`) -- the preview's quick page, never the book."""
     embedder = NotebookEmbedder(executed_dir, staging / "media") if executed_dir is not None else None
@@ -541,8 +539,6 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     with timed("render", "pandoc-parse"), ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
         parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging, cache), resolved))
     chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=blocks) for (path, rel, _), blocks in zip(resolved, parsed)]
-    if after_parse is not None:
-        after_parse()
     _dedupe_header_ids(chapters)
     # the API version must match the pandoc binary; ask it once (the cache's key names the binary)
     version = cache.get("probe", cache.key("api-version")) if cache else None
@@ -986,35 +982,8 @@ def pdf_input(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter]) -> 
     return json.dumps(typ_doc)
 
 
-# The Typst source of the last PDF, beside the render cache: a new render first compiles it in a second
-# thread while pandoc works (typst memoises layout work process-wide), so the book's own compile only
-# redoes what changed. The memo only saves work; the PDF is the same bytes (tests/test_speed_paths.py).
-LAST_TYPST = "last-book.typ"
-
-
-def warm_typst(cfg: BookConfig, staging: Path, cache: RenderCache | None) -> threading.Thread | None:
-    """Start compiling the last render's Typst source against this render's staging folder, or None."""
-    last = cache.folder / LAST_TYPST if cache is not None and cache.folder is not None else None
-    if last is None or not last.is_file():
-        return None
-    source = staging / ".warm-book.typ"
-    shutil.copyfile(last, source)
-    timestamp, fonts = creation_timestamp(cfg), font_dirs()
-
-    def compile_last() -> None:
-        import typst
-
-        with contextlib.suppress(Exception):  # a figure of the last book may be gone: warming is only a start
-            typst.compile(str(source), root=str(staging), font_paths=fonts, ignore_system_fonts=True, timestamp=timestamp)
-
-    thread = threading.Thread(target=compile_last, name="typst-warm", daemon=True)
-    thread.start()
-    return thread
-
-
-def render_pdf(cfg: BookConfig, source: str, staging: Path, out_dir: Path, cache: RenderCache | None = None,
-               warm: threading.Thread | None = None) -> Path:
-    """Write the PDF from :func:`pdf_input`'s JSON; ``warm`` is :func:`warm_typst`'s thread, waited for."""
+def render_pdf(cfg: BookConfig, source: str, staging: Path, out_dir: Path) -> Path:
+    """Write the PDF from :func:`pdf_input`'s JSON."""
     import typst
 
     slug = re.sub(r"[^a-z0-9]+", "-", cfg.title.lower().replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")).strip("-")
@@ -1030,9 +999,6 @@ def render_pdf(cfg: BookConfig, source: str, staging: Path, out_dir: Path, cache
             file="book (all chapters)",
             stdin=source,
         )
-    if warm is not None:
-        with timed("render", "typst-warm-wait"):
-            warm.join()
     try:
         with timed("render", "typst-compile"):
             pdf = typst.compile(
@@ -1052,11 +1018,6 @@ def render_pdf(cfg: BookConfig, source: str, staging: Path, out_dir: Path, cache
     out_dir.mkdir(parents=True, exist_ok=True)
     pdf_path = out_dir / f"{slug}.pdf"
     pdf_path.write_bytes(pdf)
-    if cache is not None and cache.folder is not None:
-        cache.folder.mkdir(parents=True, exist_ok=True)
-        tmp = cache.folder / f".{LAST_TYPST}.{os.getpid()}"
-        shutil.copyfile(typ_path, tmp)
-        os.replace(tmp, cache.folder / LAST_TYPST)
     return pdf_path
 
 
@@ -1171,26 +1132,19 @@ def render_book(
     cache = render_cache_for(project_dir)
     with tempfile.TemporaryDirectory(prefix="clusterkrise-render-") as tmp:
         staging = Path(tmp)
-        warm: list[threading.Thread | None] = [None]
-
-        def after_parse() -> None:  # the figures are in the staging folder now
-            if "pdf" in formats:
-                warm[0] = warm_typst(cfg, staging, cache)
-
-        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache,
-                                       after_parse=after_parse)
+        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache)
         results: dict[str, Path] = {}
         source = pdf_input(cfg, doc, chapters) if "pdf" in formats else ""
         if "html" in formats and "pdf" in formats:  # the PDF beside the HTML pages: two cores, two outputs
             with timed("render", "html+pdf"):
                 results["html"], results["pdf"] = render_html(
                     cfg, doc, chapters, staging, out_dir, cache, on_html=on_html,
-                    meanwhile=lambda: render_pdf(cfg, source, staging, out_dir, cache, warm[0]))
+                    meanwhile=lambda: render_pdf(cfg, source, staging, out_dir))
         elif "html" in formats:
             with timed("render", "html"):
                 results["html"] = render_html(cfg, doc, chapters, staging, out_dir, cache, on_html=on_html)
         elif "pdf" in formats:
-            results["pdf"] = render_pdf(cfg, source, staging, out_dir, cache, warm[0])
+            results["pdf"] = render_pdf(cfg, source, staging, out_dir)
     if "html" in formats:  # an HTML-only render keeps nothing of a PDF, so only a full one may prune
         cache.prune()
     return results
