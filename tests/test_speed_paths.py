@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from clusterkrise.render.book import render_book, render_pages
+from clusterkrise.render.book import _data_table_html, data_table_html, prime, render_book, render_pages
+from clusterkrise.render.shortcodes import read_indexed
 from conftest import executed_copy, run_chapter
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mini_book"
@@ -78,12 +79,32 @@ def test_the_quick_page_is_the_page_of_the_full_render(tmp_path):
     project = mini_book(tmp_path, True)
     book = tmp_path / "book"
     render_book(project, book, formats=("html",), executed_dir=project / "executed")
+    prime(project, project / "executed")  # what the preview does while it waits for the first edit
     chapter = edit(project)
     written = render_pages(project, book, [chapter], executed_dir=project / "executed")
     assert [p.name for p in written] == ["02-ergebnisse.html"]
     assert "Ein neuer Satz für die Vorschau." in written[0].read_text(encoding="utf-8")
     render_book(project, tmp_path / "full", formats=("html",), executed_dir=project / "executed")
     assert written[0].read_bytes() == (tmp_path / "full" / "02-ergebnisse.html").read_bytes()
+
+
+def test_a_process_that_renders_again_sees_every_change(tmp_path):
+    """The memos a rendering process keeps (executed notebooks, figure data tables) never return an old version."""
+    project = mini_book(tmp_path, True)
+    notebook = next((project / "executed").glob("*.ipynb"))
+    first = read_indexed(notebook)
+    assert read_indexed(notebook) is first, "unchanged: kept"
+    text = notebook.read_text(encoding="utf-8")
+    label = first.labels[0]
+    changed = text.replace(f"label: {label}", f"label: {label}-neu", 1)
+    assert changed != text
+    notebook.write_text(changed, encoding="utf-8")
+    assert f"{label}-neu" in read_indexed(notebook).labels
+    csv = tmp_path / "abb-01.csv"
+    csv.write_text("item,share\nA,0.25\n", encoding="utf-8")
+    assert data_table_html(csv) == _data_table_html(csv.read_bytes())
+    csv.write_text("item,share\nA,0.5\n", encoding="utf-8")
+    assert "0,5" in data_table_html(csv) and "0,25" not in data_table_html(csv)
 
 
 def test_the_quick_page_leaves_files_outside_the_book_alone(tmp_path):

@@ -625,15 +625,14 @@ def main(
                     return render_pages(layout.root, layout.book, changed, executed_dir=layout.executed)
 
             def warm() -> None:
-                # what the first quick page would otherwise load after the edit: the renderer and the
-                # libraries of its embeds and data tables (imports only; nothing here changes an output)
+                # what the first quick page would otherwise do after the edit: import the renderer and its
+                # libraries, read the executed notebooks, format the figures' data tables (memos only)
                 if render is not None and getattr(render, "keywords", {}).get("engine") != "embedded":
                     return
                 with contextlib.suppress(Exception):
-                    import nbformat  # noqa: F401
-                    import pandas  # noqa: F401
+                    from .render import book
 
-                    from .render import book  # noqa: F401
+                    book.prime(layout.root, layout.executed)
 
             if args.no_wait:
                 with locked():  # fail now rather than queue behind the running build

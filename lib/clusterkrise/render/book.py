@@ -688,12 +688,29 @@ def german_cell(text: str) -> str:
     return shown
 
 
+# CSV content -> its tables: a process that renders again (preview) formats a figure's data only when it changed
+_DATA_TABLES: dict[bytes, str] = {}
+
+
 def data_table_html(csv_path: Path) -> str:
     """The figure's tidy values as HTML tables: the plotted values, then the U-tests where present;
     columns that are empty in a part are left out; numbers in German notation (:func:`german_cell`)."""
+    raw = csv_path.read_bytes()
+    key = hashlib.sha256(raw).digest()
+    tables = _DATA_TABLES.get(key)
+    if tables is None:  # pages are written in threads: no look-up after a store another thread may clear
+        if len(_DATA_TABLES) > 1000:
+            _DATA_TABLES.clear()
+        tables = _DATA_TABLES[key] = _data_table_html(raw)
+    return tables
+
+
+def _data_table_html(raw: bytes) -> str:
+    import io
+
     import pandas as pd
 
-    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False).map(german_cell)
+    frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False).map(german_cell)
     parts = [("", frame)]
     if "section" in frame.columns:
         parts = [(name, part.drop(columns="section")) for name, part in frame.groupby("section", sort=False)]
@@ -1056,6 +1073,20 @@ def render_pages(project_dir: Path, book_dir: Path, changed: list[Path], variabl
                 os.replace(out / ch.page, book_dir / ch.page)  # whole files: a reader never sees half a page
                 written.append(book_dir / ch.page)
     return written
+
+
+def prime(project_dir: Path, executed_dir: Path | None = None) -> None:
+    """Fill this process's memos as a render would: the executed notebooks, read and indexed, and the figures'
+    data tables. The preview calls it while it waits for the first edit, so that edit's page is quick too.
+    Changes no output: a memo returns what it would compute."""
+    from .shortcodes import read_indexed
+
+    project_dir = Path(project_dir)
+    executed_dir = Path(executed_dir) if executed_dir else project_dir / "_build" / "notebooks"
+    for path in sorted(executed_dir.glob("*.ipynb")) if executed_dir.is_dir() else []:
+        read_indexed(path)
+    for csv in sorted((project_dir / "_build" / "results").glob("*/*.csv")):
+        data_table_html(csv)
 
 
 QUARTO_FORMATS = {"html": "html", "pdf": "typst"}
