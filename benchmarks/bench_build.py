@@ -145,22 +145,29 @@ def preview_edit(root: Path, stand_in: bool) -> tuple[float, float] | None:
     if stand_in:
         return None
     import re
-    import select
     import signal
 
     proc = subprocess.Popen([sys.executable, "-m", "clusterkrise", "-C", str(root), "preview", "--port", "0"],
                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     lines: list[str] = []
 
+    # a reader thread: select() on the pipe misses lines that arrived together and wait in the reader's buffer
+    import queue
+    import threading
+
+    incoming: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [incoming.put(line) for line in proc.stdout], daemon=True).start()
+
     def wait_for(pattern: str, timeout: float) -> float:
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.01)
-            if ready:
-                line = proc.stdout.readline()
-                lines.append(line)
-                if re.search(pattern, line):
-                    return time.perf_counter()
+            try:
+                line = incoming.get(timeout=0.01)
+            except queue.Empty:
+                continue
+            lines.append(line)
+            if re.search(pattern, line):
+                return time.perf_counter()
         raise SystemExit("preview: timed out waiting for " + pattern + "\n" + "".join(lines))
 
     try:

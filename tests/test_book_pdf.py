@@ -30,7 +30,8 @@ def normalise(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def pdfs(tmp_path_factory, executed_project):
-    first = render_book(ROOT, tmp_path_factory.mktemp("pdf1"), formats=("pdf",))["pdf"]
+    # the first beside the HTML pages (which point links at other pages), the second alone: the same bytes
+    first = render_book(ROOT, tmp_path_factory.mktemp("pdf1"), formats=("html", "pdf"))["pdf"]
     second = render_book(ROOT, tmp_path_factory.mktemp("pdf2"), formats=("pdf",))["pdf"]
     return first, second
 
@@ -56,6 +57,24 @@ def chapter_titles() -> list[str]:
 
 def test_two_renders_are_byte_identical(pdfs):
     assert pdfs[0].read_bytes() == pdfs[1].read_bytes()
+
+
+def test_links_inside_the_book_go_to_its_own_labels(reader):
+    """A cross-reference to another chapter is an internal link of the PDF, never an HTML file name."""
+    internal, outside = 0, []
+    for page in reader.pages:
+        for annot in page.get("/Annots") or []:
+            annot = annot.get_object()
+            if annot.get("/Subtype") != "/Link":
+                continue
+            action = annot["/A"].get_object() if "/A" in annot else {}
+            if "/URI" in action:
+                outside.append(str(action["/URI"]))
+            elif "/Dest" in annot or action.get("/S") == "/GoTo":
+                internal += 1
+    assert not [uri for uri in outside if re.search(r"\.html?(#|$)", uri)]
+    assert all(re.match(r"^(https?|mailto):", uri) for uri in outside), outside
+    assert internal > 100  # cross-references (Abb., Tab., Kap.), citations, the contents
 
 
 def test_page_count_is_plausible(reader):

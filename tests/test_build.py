@@ -410,3 +410,29 @@ def test_noop_build_parses_no_source_again(project):
     hasher = b.Hasher(b.ImportIndex(manifest["imports"]))
     report = b.execute_notebooks(b.Layout(project), validate=False, out=io.StringIO(), hasher=hasher)
     assert report.executed == [] and hasher.imports.added is False
+
+
+def test_the_engine_is_part_of_the_render_key(project):
+    """Switching the engine on an unchanged tree renders again instead of keeping the other engine's book."""
+    import functools
+
+    from clusterkrise.render import book as rb
+
+    class FakeRender(globals()["FakeRender"]):  # takes the engine keyword as render_book does
+        def __call__(self, *args, engine="embedded", **kwargs):
+            return super().__call__(*args, **kwargs)
+
+    first = FakeRender()
+    run(project, render=functools.partial(first, engine="quarto"))
+    assert len(first.calls) == 1
+    again = FakeRender()
+    run(project, render=functools.partial(again, engine="quarto"))
+    assert again.calls == [], "same engine, same tree: up to date"
+    other = FakeRender()
+    run(project, render=functools.partial(other, engine="embedded"))
+    assert len(other.calls) == 1
+    # the project's renderer: the engine keyword decides, the default is the embedded one
+    embedded = {b.render_engine(None), b.render_engine(rb.render_book),
+                b.render_engine(functools.partial(rb.render_book, engine="embedded"))}
+    assert embedded == {"embedded"}
+    assert b.render_engine(functools.partial(rb.render_book, engine="quarto")) == "quarto"

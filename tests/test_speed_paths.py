@@ -9,13 +9,17 @@ the plain path gives.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from clusterkrise.render.book import render_book, render_pages
+from clusterkrise.render.book import _data_table_html, data_table_html, prime, render_book, render_pages
+from clusterkrise.render.shortcodes import read_indexed
 from conftest import executed_copy, run_chapter
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mini_book"
@@ -51,16 +55,56 @@ def test_a_render_from_the_cache_equals_a_render_without_it(tmp_path):
     assert tree(tmp_path / "again") != tree(tmp_path / "first"), "the edit must show, or the comparison proves nothing"
 
 
+def test_a_book_from_the_cache_equals_a_fresh_process(tmp_path, monkeypatch):
+    """HTML and PDF after an edit, rendered in a process that rendered before (Typst memoises) with the cached
+    parses, filtered chapters (the edited one filtered inside the book pass) and pages, equal a render in a
+    fresh process without a cache (every chapter through the chapter pass in runs of its own)."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the PDF's date and ID, in both processes
+    cached, plain = mini_book(tmp_path, True), mini_book(tmp_path, False)
+    render_book(cached, tmp_path / "first", executed_dir=cached / "executed")
+    folder = cached / "_build" / "render-cache"
+    assert list(folder.glob("chapter-pass/*.json"))
+    edit(cached), edit(plain)
+    render_book(cached, tmp_path / "again", executed_dir=cached / "executed")
+    script = ("import sys; from pathlib import Path; from clusterkrise.render.book import render_book; "
+              "render_book(Path(sys.argv[1]), Path(sys.argv[2]), executed_dir=Path(sys.argv[1]) / 'executed')")
+    subprocess.run([sys.executable, "-c", script, str(plain), str(tmp_path / "plain")], check=True, env=dict(os.environ))
+    again, fresh = tree(tmp_path / "again"), tree(tmp_path / "plain")
+    assert any(name.endswith(".pdf") for name in fresh)
+    assert again == fresh
+    assert again != tree(tmp_path / "first"), "the edit must show, or the comparison proves nothing"
+
+
 def test_the_quick_page_is_the_page_of_the_full_render(tmp_path):
     project = mini_book(tmp_path, True)
     book = tmp_path / "book"
     render_book(project, book, formats=("html",), executed_dir=project / "executed")
+    prime(project, project / "executed")  # what the preview does while it waits for the first edit
     chapter = edit(project)
     written = render_pages(project, book, [chapter], executed_dir=project / "executed")
     assert [p.name for p in written] == ["02-ergebnisse.html"]
     assert "Ein neuer Satz für die Vorschau." in written[0].read_text(encoding="utf-8")
     render_book(project, tmp_path / "full", formats=("html",), executed_dir=project / "executed")
     assert written[0].read_bytes() == (tmp_path / "full" / "02-ergebnisse.html").read_bytes()
+
+
+def test_a_process_that_renders_again_sees_every_change(tmp_path):
+    """The memos a rendering process keeps (executed notebooks, figure data tables) never return an old version."""
+    project = mini_book(tmp_path, True)
+    notebook = next((project / "executed").glob("*.ipynb"))
+    first = read_indexed(notebook)
+    assert read_indexed(notebook) is first, "unchanged: kept"
+    text = notebook.read_text(encoding="utf-8")
+    label = first.labels[0]
+    changed = text.replace(f"label: {label}", f"label: {label}-neu", 1)
+    assert changed != text
+    notebook.write_text(changed, encoding="utf-8")
+    assert f"{label}-neu" in read_indexed(notebook).labels
+    csv = tmp_path / "abb-01.csv"
+    csv.write_text("item,share\nA,0.25\n", encoding="utf-8")
+    assert data_table_html(csv) == _data_table_html(csv.read_bytes())
+    csv.write_text("item,share\nA,0.5\n", encoding="utf-8")
+    assert "0,5" in data_table_html(csv) and "0,25" not in data_table_html(csv)
 
 
 def test_the_quick_page_leaves_files_outside_the_book_alone(tmp_path):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -476,9 +477,25 @@ def notebook_key(nb: Notebook, params: Mapping[str, Any], layout: Layout, hasher
     )
 
 
-def render_key(layout: Layout, formats: Sequence[str], hasher: Hasher) -> str:
+def render_engine(render: RenderFn | None) -> str:
+    """What renders the book, for the render key: "embedded" or "quarto" for the project's renderer (a
+    ``functools.partial`` of ``render_book`` with ``engine=``), else the function's qualified name and the
+    keywords bound to it."""
+    func, keywords = render, {}
+    if isinstance(render, functools.partial):
+        func, keywords = render.func, dict(render.keywords)
+    if func is None:
+        return "embedded"
+    name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', type(func).__qualname__)}"
+    if name == "clusterkrise.render.book.render_book":
+        return str(keywords.get("engine", "embedded"))
+    return name + "".join(f" {key}={value!r}" for key, value in sorted(keywords.items()))
+
+
+def render_key(layout: Layout, formats: Sequence[str], hasher: Hasher, engine: str = "embedded") -> str:
     """Everything the book may read: the project tree without notebooks/tests/tooling, plus the build's
-    results and executed notebooks. Generous on purpose: a needless re-render costs seconds, a stale book is wrong."""
+    results and executed notebooks, and the engine that renders it. Generous on purpose: a needless
+    re-render costs seconds, a stale book is wrong."""
     root = layout.root
     digests: dict[str, str] = {}
     for entry in sorted(root.iterdir()):
@@ -489,7 +506,7 @@ def render_key(layout: Layout, formats: Sequence[str], hasher: Hasher) -> str:
     for sub in (layout.results, layout.executed):
         if sub.is_dir():
             digests.update(hasher.tree(sub, base=root))
-    return _digest({"files": digests, "formats": sorted(formats)})
+    return _digest({"files": digests, "formats": sorted(formats), "engine": engine})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1243,7 +1260,7 @@ def render_step(
         raise BuildError("render", f"unknown format(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(KNOWN_FORMATS)}")
     variables = collect_variables(layout) if variables is None else variables
     manifest = load_manifest(layout)
-    key = render_key(layout, formats, Hasher())
+    key = render_key(layout, formats, Hasher(), render_engine(render))
     if not force and manifest.get("render") == key and layout.book.is_dir():
         print("render … up to date", file=out, flush=True)
         return None

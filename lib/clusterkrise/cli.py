@@ -466,13 +466,15 @@ def cmd_preview(
     interval: float = 1.0,
     on_ready: Callable[[int], None] | None = None,
     quick: Callable[[list[Path]], list[Path]] | None = None,
+    warm: Callable[[], None] | None = None,
 ) -> int:
     """Serve the book and rebuild on changes. ``polls`` bounds the loop (tests); None runs until Ctrl-C.
 
     The port is taken before the first build: a busy port is reported at once, not after a long build.
     ``quick(changed_chapters)``, when given, runs first when only chapter texts changed: it writes their pages
     into ``_book/`` at once (the browser reloads them), and the full rebuild (HTML and PDF) follows. Pages
-    served get a small script that reloads them when ``/__version`` changes, i.e. after every rebuild."""
+    served get a small script that reloads them when ``/__version`` changes, i.e. after every rebuild.
+    ``warm()``, when given, runs once in a background thread while the preview waits for the first edit."""
 
     def attempt() -> None:
         try:
@@ -493,6 +495,8 @@ def cmd_preview(
     print(f"preview on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)", file=out, flush=True)
     if on_ready is not None:
         on_ready(server.server_address[1])
+    if warm is not None:
+        threading.Thread(target=warm, name="preview-warm", daemon=True).start()
     count = 0
     try:
         while polls is None or count < polls:
@@ -620,11 +624,21 @@ def main(
                 with procs.build_lock(layout.build, wait=True, err=err):
                     return render_pages(layout.root, layout.book, changed, executed_dir=layout.executed)
 
+            def warm() -> None:
+                # what the first quick page would otherwise do after the edit: import the renderer and its
+                # libraries, read the executed notebooks, format the figures' data tables (memos only)
+                if render is not None and getattr(render, "keywords", {}).get("engine") != "embedded":
+                    return
+                with contextlib.suppress(Exception):
+                    from .render import book
+
+                    book.prime(layout.root, layout.executed)
+
             if args.no_wait:
                 with locked():  # fail now rather than queue behind the running build
                     pass
 
-            return cmd_preview(layout, args.port, rebuild, out, err, quick=quick, interval=0.1)
+            return cmd_preview(layout, args.port, rebuild, out, err, quick=quick, warm=warm, interval=0.1)
     except b.BuildError as error:
         print(str(error), file=err)
         return EXIT_FAILED

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 import yaml
 
+# libyaml's parser where installed (the same constructor, so the same values): the registry and the codebook
+# are read on every build, also on one with nothing to do
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 from . import DATA_DIR
 from . import formatting as fmt
 
@@ -84,7 +88,7 @@ def parse_interval(text: str, phrase: str = "") -> Interval:
 
 def load_readings(path: Path | str | None = None) -> dict[str, Reading]:
     with open(path or READINGS_PATH, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+        raw = yaml.load(fh, Loader=_YAML_LOADER)
     out = {}
     for phrase, entry in (raw.get("readings") or {}).items():
         unit = entry.get("unit")
@@ -145,7 +149,7 @@ class Fact:
 
 def load_facts(path: Path | str | None = None) -> list[Fact]:
     with open(path or FACTS_PATH, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+        raw = yaml.load(fh, Loader=_YAML_LOADER)
     facts = []
     seen = set()
     readings: dict[str, Reading] | None = None

@@ -5,9 +5,11 @@ Pipeline (one filtered document feeds both formats, so numbering and citations a
 1. read ``_quarto.yml``, ``_variables.yml`` + overrides; resolve shortcodes in every chapter;
 2. parse each chapter to pandoc JSON, copy its images into a staging folder, wrap it in a
    ``book-chapter`` div and join all chapters into one document;
-3. run ``filters/book.lua`` and citeproc once over the whole book;
+3. run ``filters/book.lua`` in two passes: what depends on one chapter alone per chapter (cached), then
+   numbering, cross-references and citeproc once over the whole book;
 4. HTML: split the result at the chapter divs, point cross-page links at the right page and write
-   one page per chapter with the book template; PDF: write one Typst document and compile it.
+   one page per chapter with the book template; PDF: write one Typst document (links to its own
+   labels) and compile it.
 """
 
 from __future__ import annotations
@@ -160,10 +162,10 @@ def pandoc_path() -> str:
 
 
 class RenderCache:
-    """What earlier renders of this project computed, by content hash: each chapter's pandoc parse and
-    each HTML page. A prose edit changes one chapter's text, so only that chapter is parsed again and
-    only its page (and pages whose content moved with it, e.g. numbers) is written again by pandoc; the
-    book filter and the PDF still see the whole book. A hit returns exactly the text pandoc wrote for the
+    """What earlier renders of this project computed, by content hash: each chapter's pandoc parse, its
+    blocks after the filter's chapter pass, and each HTML page. A prose edit changes one chapter's text, so
+    only that chapter is parsed and filtered again and only its page (and pages whose content moved with
+    it, e.g. numbers) is written again by pandoc; the filter's book pass and the PDF still see the whole book. A hit returns exactly the text pandoc wrote for the
     same input, so a book rendered from the cache is byte-identical to one rendered without it (the key
     holds the pandoc binary, the templates and this module's source as well as the input).
     Lives in ``_build/render-cache/``; entries no render used are removed at the end of a render."""
@@ -257,14 +259,18 @@ _ATTR_AT = {"Div": 0, "Span": 0, "Figure": 0, "Table": 0, "CodeBlock": 0, "Code"
 
 
 def walk(node: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(node, dict):
-        if "t" in node:
-            yield node
-        for value in node.values():
-            yield from walk(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from walk(item)
+    """Every element (a dict with "t") under ``node``, in document order, parents first. A stack rather
+    than nested generators: a book has about a million nodes, and the preview's quick page walks it."""
+    stack = [node]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        if type(item) is dict:
+            if "t" in item:
+                yield item
+            push([v for v in reversed(item.values()) if type(v) in (dict, list)])
+        elif type(item) is list:
+            push([v for v in reversed(item) if type(v) in (dict, list)])
 
 
 def attr_of(el: dict[str, Any]) -> list[Any] | None:
@@ -419,6 +425,104 @@ def _skeleton(blocks: list[Any]) -> list[Any]:
     return kept
 
 
+def _filter_inputs_digest(cfg: BookConfig, meta_file: Path) -> str:
+    """The metadata the book filter reads and the content of every file it names (bibliography, style,
+    reading lists, notes prompts): part of the key of a chapter's filtered blocks."""
+    meta = yaml.load(meta_file.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    paths = [*meta.get("bibliography", []), *(meta[k] for k in PATH_META if k in meta)]
+    digest = hashlib.sha256(meta_file.read_bytes())
+    for path in paths:
+        file = Path(path)
+        digest.update(b"\0" + str(path).encode() + b"\0" + (hashlib.sha256(file.read_bytes()).digest() if file.is_file() else b"-"))
+    return digest.hexdigest()
+
+
+class _ChapterPass:
+    """The part of the book filter that depends on one chapter alone (``book-pass=chapter``), kept per chapter
+    in the cache: after a prose edit only the edited chapter goes through it again. :meth:`lookup` takes what
+    the cache holds; the rest goes through it either in the book pass's own pandoc run (:meth:`mark`, then
+    :meth:`collect` -- one process less) or, with :meth:`run`, in pandoc runs of its own, one per core."""
+
+    def __init__(self, cfg: BookConfig, version: Any, meta_file: Path, staging: Path, cache: RenderCache | None):
+        self.cfg, self.version, self.meta_file, self.cache = cfg, version, meta_file, cache
+        self.here = json.dumps(str(staging))[1:-1]
+        self.inputs = _filter_inputs_digest(cfg, meta_file) if cache else ""
+        self.keys: dict[str, str] = {}
+        self.missing: list[Chapter] = []
+
+    def lookup(self, chapters: list[Chapter]) -> None:
+        for ch in chapters:
+            if self.cache:
+                text = json.dumps(ch.blocks).replace(self.here, _STAGING)
+                self.keys[ch.rel] = self.cache.key("chapter-pass", self.inputs, json.dumps(self.version), ch.rel, text)
+                hit = self.cache.get("chapter-pass", self.keys[ch.rel])
+                if hit is not None:
+                    ch.blocks = json.loads(hit.replace(_STAGING, self.here))
+                    continue
+            self.missing.append(ch)
+
+    def _keep(self, ch: Chapter, blocks: list[Any]) -> None:
+        ch.blocks = blocks
+        if self.cache:
+            self.cache.put("chapter-pass", self.keys[ch.rel], json.dumps(blocks).replace(self.here, _STAGING))
+
+    def mark(self, ch: Chapter) -> list[list[str]]:
+        """The chapter div's attributes: with the mark that asks the book pass to run the chapter pass first."""
+        todo = any(m is ch for m in self.missing)
+        return [["source", ch.rel], ["chapter-pass", "todo"]] if todo else [["source", ch.rel]]
+
+    def collect(self, doc: dict[str, Any]) -> None:
+        """Take the chapter-pass results the book pass handed back (and drop them from the metadata)."""
+        results = doc["meta"].pop("chapter-pass-results", None)
+        for ch in self.missing:
+            if results is None or ch.rel not in results["c"]:
+                raise RenderError("pandoc-filter", ch.rel, "the book filter returned no chapter-pass result")
+            self._keep(ch, results["c"][ch.rel]["c"])
+        self.missing = []
+
+    def run(self, only: Callable[[Chapter], bool] = lambda ch: True) -> None:
+        """Filter the missing chapters ``only`` accepts in pandoc runs of their own."""
+        todo = [ch for ch in self.missing if only(ch)]
+        self.missing = [ch for ch in self.missing if not only(ch)]
+        if todo:
+            self._run(todo)
+
+    def _run(self, missing: list[Chapter]) -> None:
+        cfg, version, meta_file = self.cfg, self.version, self.meta_file
+        # batches of about equal size, in book order, one per pandoc process
+        sizes = [len(json.dumps(ch.blocks)) for ch in missing]
+        share = sum(sizes) / min(PANDOC_WORKERS, len(missing))
+        batches: list[list[Chapter]] = [[]]
+        filled = 0.0
+        for ch, size in zip(missing, sizes):
+            if batches[-1] and filled + size / 2 > share * len(batches) and len(batches) < PANDOC_WORKERS:
+                batches.append([])
+            batches[-1].append(ch)
+            filled += size
+
+        def run(batch: list[Chapter]) -> None:
+            stdin = json.dumps({"pandoc-api-version": version, "meta": {},
+                                "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in batch]})
+            out = json.loads(run_pandoc(
+                ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=chapter",
+                 "--lua-filter", str(FILTER)],
+                step="pandoc-filter", file=batch[0].rel if len(batch) == 1 else "book (chapters)", stdin=stdin,
+                cwd=cfg.project_dir,
+            ))
+            by_source = {dict(block["c"][0][2])["source"]: block["c"][1] for block in out["blocks"]
+                         if block["t"] == "Div" and "book-chapter" in block["c"][0][1]}
+            for ch in batch:
+                self._keep(ch, by_source[ch.rel])
+
+        with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+            list(pool.map(run, batches))
+
+
+# Up to this many chapters missing from the cache go through the chapter pass inside the book pass's run
+# (a prose edit: one pandoc process less); more are filtered in runs of their own, side by side.
+MIXED_PASS_MAX = 2
+
+
 def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None,
                    cache: RenderCache | None = None, *, whole: set[str] | None = None):
     """Parse and filter the book. ``whole``: render only these chapters (paths as in _quarto.yml) in full
@@ -436,15 +540,6 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
         parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging, cache), resolved))
     chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=blocks) for (path, rel, _), blocks in zip(resolved, parsed)]
     _dedupe_header_ids(chapters)
-    if whole is not None:
-        for ch in chapters:
-            if ch.rel not in whole:
-                ch.blocks = _skeleton(ch.blocks)
-    with_blocks = {
-        "pandoc-api-version": None,
-        "meta": {},
-        "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in chapters],
-    }
     # the API version must match the pandoc binary; ask it once (the cache's key names the binary)
     version = cache.get("probe", cache.key("api-version")) if cache else None
     if version is None:
@@ -452,18 +547,35 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
         version = probe["pandoc-api-version"]
         if cache:
             cache.put("probe", cache.key("api-version"), version)
-    with_blocks["pandoc-api-version"] = version
     meta_file = _metadata_file(cfg, staging)
+    passes = _ChapterPass(cfg, version, meta_file, staging, cache)
+    with timed("render", "pandoc-filter-chapters"):
+        passes.lookup(chapters)
+        if whole is not None:  # a skeleton is cut from a filtered chapter: those first, in runs of their own
+            passes.run(lambda ch: ch.rel not in whole)
+        if len(passes.missing) > MIXED_PASS_MAX:  # many (a clean render): side by side, one run per core
+            passes.run()
+    if whole is not None:
+        for ch in chapters:
+            if ch.rel not in whole:
+                ch.blocks = _skeleton(ch.blocks)
+    with_blocks = {
+        "pandoc-api-version": version,
+        "meta": {},
+        "blocks": [_div(ch.blocks, ["book-chapter"], passes.mark(ch)) for ch in chapters],
+    }
     with timed("render", "pandoc-filter"):
         filtered = run_pandoc(
             # the filter runs citeproc itself, as its last step (it then marks each entry's language)
-            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "--lua-filter", str(FILTER)],
+            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book",
+             "--lua-filter", str(FILTER)],
             step="pandoc-filter",
             file="book (all chapters)",
             stdin=json.dumps(with_blocks),
             cwd=cfg.project_dir,
         )
     doc = json.loads(filtered)
+    passes.collect(doc)
     out: list[Chapter] = []
     for block in doc["blocks"]:
         if block["t"] == "Div" and "book-chapter" in block["c"][0][1]:
@@ -576,12 +688,29 @@ def german_cell(text: str) -> str:
     return shown
 
 
+# CSV content -> its tables: a process that renders again (preview) formats a figure's data only when it changed
+_DATA_TABLES: dict[bytes, str] = {}
+
+
 def data_table_html(csv_path: Path) -> str:
     """The figure's tidy values as HTML tables: the plotted values, then the U-tests where present;
     columns that are empty in a part are left out; numbers in German notation (:func:`german_cell`)."""
+    raw = csv_path.read_bytes()
+    key = hashlib.sha256(raw).digest()
+    tables = _DATA_TABLES.get(key)
+    if tables is None:  # pages are written in threads: no look-up after a store another thread may clear
+        if len(_DATA_TABLES) > 1000:
+            _DATA_TABLES.clear()
+        tables = _DATA_TABLES[key] = _data_table_html(raw)
+    return tables
+
+
+def _data_table_html(raw: bytes) -> str:
+    import io
+
     import pandas as pd
 
-    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False).map(german_cell)
+    frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False).map(german_cell)
     parts = [("", frame)]
     if "section" in frame.columns:
         parts = [(name, part.drop(columns="section")) for name, part in frame.groupby("section", sort=False)]
@@ -688,9 +817,9 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                 meanwhile: Callable[[], Any] | None = None, on_html: Callable[[Path], Any] | None = None) -> Any:
     """Write the HTML pages; returns ``out_dir/index.html``, or with ``meanwhile`` the pair (index, its result).
 
-    ``meanwhile`` (the PDF) runs in a second thread while pandoc writes the pages -- it starts after the
-    cross-page links are set, so it sees the blocks exactly as it would after the pages; ``on_html`` is
-    called as soon as the pages are written."""
+    ``meanwhile`` (the PDF) runs in a second thread while pandoc writes the pages; it must not read
+    ``chapters``, whose links to other pages this function rewrites (:func:`pdf_input` is taken before);
+    ``on_html`` is called as soon as the pages are written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if (staging / "figures").is_dir():
         shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
@@ -823,9 +952,38 @@ def _typst_string(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path) -> Path:
-    import typst
+def _pdf_links(doc: dict[str, Any]) -> None:
+    """Links inside the PDF go to a label of the PDF: a link to another page's anchor (``08-aufgaben.html#x``,
+    as the HTML pages name it) becomes ``#x``, and one whose anchor the PDF does not hold becomes its text."""
+    ids = {attr[0] for el in walk(doc) if (attr := attr_of(el)) and attr[0]}
+    for block_list in _lists_holding_links(doc):
+        for i, el in enumerate(block_list):
+            if not (isinstance(el, dict) and el.get("t") == "Link"):
+                continue
+            url = el["c"][2][0]
+            page, hash_, anchor = url.partition("#")
+            if not hash_ or re.match(r"^[a-z][a-z0-9+.-]*:", page, re.I):
+                continue  # an outside address, or no anchor at all
+            if anchor in ids:
+                el["c"][2][0] = "#" + anchor
+            else:
+                block_list[i] = {"t": "Span", "c": [el["c"][0], el["c"][1]]}
 
+
+def _lists_holding_links(node: Any) -> Iterator[list[Any]]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _lists_holding_links(value)
+    elif isinstance(node, list):
+        if any(isinstance(item, dict) and item.get("t") == "Link" for item in node):
+            yield node
+        for item in node:
+            yield from _lists_holding_links(item)
+
+
+def pdf_input(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter]) -> str:
+    """The pandoc JSON the Typst writer gets: every chapter but the imprint, the imprint as metadata. Taken
+    before the HTML pages point links at other pages (:func:`render_html` changes the blocks)."""
     blocks: list[Any] = []
     imprint: list[Any] = []
     for ch in chapters:
@@ -834,10 +992,18 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
             imprint = [b for b in ch.blocks if not (b["t"] == "Header" and b["c"][0] == 1)]
         else:
             blocks.extend(ch.blocks)
-    slug = re.sub(r"[^a-z0-9]+", "-", cfg.title.lower().replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")).strip("-")
     meta = dict(doc["meta"])
     meta["imprint"] = {"t": "MetaBlocks", "c": imprint}
-    typ_doc = {"pandoc-api-version": doc["pandoc-api-version"], "meta": meta, "blocks": blocks}
+    typ_doc = json.loads(json.dumps({"pandoc-api-version": doc["pandoc-api-version"], "meta": meta, "blocks": blocks}))
+    _pdf_links(typ_doc)
+    return json.dumps(typ_doc)
+
+
+def render_pdf(cfg: BookConfig, source: str, staging: Path, out_dir: Path) -> Path:
+    """Write the PDF from :func:`pdf_input`'s JSON."""
+    import typst
+
+    slug = re.sub(r"[^a-z0-9]+", "-", cfg.title.lower().replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")).strip("-")
     typ_path = staging / "book.typ"
     with timed("render", "pandoc-typst"):
         run_pandoc(
@@ -848,7 +1014,7 @@ def render_pdf(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], st
             ],
             step="pandoc-typst",
             file="book (all chapters)",
-            stdin=json.dumps(typ_doc),
+            stdin=source,
         )
     try:
         with timed("render", "typst-compile"):
@@ -907,6 +1073,20 @@ def render_pages(project_dir: Path, book_dir: Path, changed: list[Path], variabl
                 os.replace(out / ch.page, book_dir / ch.page)  # whole files: a reader never sees half a page
                 written.append(book_dir / ch.page)
     return written
+
+
+def prime(project_dir: Path, executed_dir: Path | None = None) -> None:
+    """Fill this process's memos as a render would: the executed notebooks, read and indexed, and the figures'
+    data tables. The preview calls it while it waits for the first edit, so that edit's page is quick too.
+    Changes no output: a memo returns what it would compute."""
+    from .shortcodes import read_indexed
+
+    project_dir = Path(project_dir)
+    executed_dir = Path(executed_dir) if executed_dir else project_dir / "_build" / "notebooks"
+    for path in sorted(executed_dir.glob("*.ipynb")) if executed_dir.is_dir() else []:
+        read_indexed(path)
+    for csv in sorted((project_dir / "_build" / "results").glob("*/*.csv")):
+        data_table_html(csv)
 
 
 QUARTO_FORMATS = {"html": "html", "pdf": "typst"}
@@ -985,16 +1165,17 @@ def render_book(
         staging = Path(tmp)
         doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache)
         results: dict[str, Path] = {}
+        source = pdf_input(cfg, doc, chapters) if "pdf" in formats else ""
         if "html" in formats and "pdf" in formats:  # the PDF beside the HTML pages: two cores, two outputs
             with timed("render", "html+pdf"):
                 results["html"], results["pdf"] = render_html(
                     cfg, doc, chapters, staging, out_dir, cache, on_html=on_html,
-                    meanwhile=lambda: render_pdf(cfg, doc, chapters, staging, out_dir))
+                    meanwhile=lambda: render_pdf(cfg, source, staging, out_dir))
         elif "html" in formats:
             with timed("render", "html"):
                 results["html"] = render_html(cfg, doc, chapters, staging, out_dir, cache, on_html=on_html)
         elif "pdf" in formats:
-            results["pdf"] = render_pdf(cfg, doc, chapters, staging, out_dir)
+            results["pdf"] = render_pdf(cfg, source, staging, out_dir)
     if "html" in formats:  # an HTML-only render keeps nothing of a PDF, so only a full one may prune
         cache.prune()
     return results

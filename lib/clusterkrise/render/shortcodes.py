@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import yaml
 
 from .errors import RenderError
@@ -111,6 +110,45 @@ def cell_options(source: str) -> dict[str, Any]:
     return options if isinstance(options, dict) else {}
 
 
+class _Indexed:
+    """An executed notebook's labelled code cells with their options (the first cell of each label)."""
+
+    def __init__(self, nb: Any):
+        self.cells: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self.labels: list[str] = []
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            opts = cell_options(cell.source)
+            if "label" in opts:
+                self.labels.append(str(opts["label"]))
+                self.cells.setdefault(opts["label"], (cell, opts))
+
+
+# path -> (mtime_ns, size, indexed notebook): a process that renders again (preview) reads a notebook only
+# when it changed; the cells are only read, never changed
+_READ: dict[str, tuple[int, int, _Indexed]] = {}
+
+
+def read_indexed(path: Path) -> _Indexed:
+    """The executed notebook at ``path``, read with nbformat and indexed by label (kept while unchanged)."""
+    info = path.stat()
+    kept = _READ.get(str(path))
+    if kept is not None and kept[:2] == (info.st_mtime_ns, info.st_size):
+        return kept[2]
+    text = path.read_text(encoding="utf-8")
+    import nbformat  # here, not at the top: a build with nothing to render never needs it
+
+    if json.loads(text).get("nbformat") == 4:
+        # papermill wrote and validated it: nbformat's v4 reader without a second validation
+        nb = nbformat.v4.reads(text)
+    else:
+        nb = nbformat.reads(text, as_version=4)
+    indexed = _Indexed(nb)
+    _READ[str(path)] = (info.st_mtime_ns, info.st_size, indexed)
+    return indexed
+
+
 class NotebookEmbedder:
     """Resolves ``{{< embed nb.ipynb#label >}}`` from executed notebooks (see module docstring)."""
 
@@ -119,7 +157,7 @@ class NotebookEmbedder:
         self.media_dir = Path(media_dir)
         self._cache: dict[Path, Any] = {}
 
-    def _notebook(self, ref: str, source: Path) -> tuple[Path, Any]:
+    def _notebook(self, ref: str, source: Path) -> tuple[Path, "_Indexed"]:
         # `executed_dir` may be the folder of the executed notebooks or the build root above it
         # (clusterkrise.build keeps them in _build/notebooks/)
         name = Path(ref).name
@@ -128,26 +166,15 @@ class NotebookEmbedder:
         if path is None:
             raise RenderError("embed", str(source), f"executed notebook {candidates[0]} not found (execute the notebooks first)")
         if path not in self._cache:
-            text = path.read_text(encoding="utf-8")
-            if json.loads(text).get("nbformat") == 4:
-                # papermill wrote and validated it: nbformat's v4 reader without a second validation
-                self._cache[path] = nbformat.v4.reads(text)
-            else:
-                self._cache[path] = nbformat.reads(text, as_version=4)
+            self._cache[path] = read_indexed(path)
         return path, self._cache[path]
 
     def __call__(self, ref: str, label: str, source: Path) -> str:
         path, nb = self._notebook(ref, source)
-        labels = []
-        for cell in nb.cells:
-            if cell.cell_type != "code":
-                continue
-            opts = cell_options(cell.source)
-            if "label" in opts:
-                labels.append(str(opts["label"]))
-            if opts.get("label") == label:
-                return self._render_cell(path, cell, opts, label)
-        raise RenderError("embed", str(path), f"no cell with '#| label: {label}' (labels found: {', '.join(labels) or 'none'})")
+        if label in nb.cells:
+            cell, opts = nb.cells[label]
+            return self._render_cell(path, cell, opts, label)
+        raise RenderError("embed", str(path), f"no cell with '#| label: {label}' (labels found: {', '.join(nb.labels) or 'none'})")
 
     def _render_cell(self, path: Path, cell: Any, opts: dict[str, Any], label: str) -> str:
         kind = label.split("-", 1)[0]

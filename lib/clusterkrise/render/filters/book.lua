@@ -783,8 +783,14 @@ local function table_cells(tbl)
   return tbl
 end
 
-function Pandoc(doc)
-  read_meta(doc.meta)
+-- The embedded renderer may run the filter in two passes (metadata `book-pass`): "chapter" does what
+-- depends on one chapter alone (notes pages, reading lists, callouts, tables, languages, margin notes),
+-- so its result can be kept per chapter; "book" does what needs the whole book (numbering,
+-- cross-references, citeproc), and first the chapter pass of each chapter div marked
+-- `chapter-pass="todo"`, whose result it hands back in the metadata field `chapter-pass-results`
+-- (source -> blocks; set after citeproc, so citeproc never sees them). Without the key (Quarto, or one
+-- run) the filter does both over the whole document, in this order.
+local function chapter_pass(doc)
   doc = doc:walk({ traverse = "topdown", Div = function(div)
     track_chapter(div)
     -- `false`: the generated blocks need no second look
@@ -799,12 +805,14 @@ function Pandoc(doc)
   current_source = nil
   doc = doc:walk({ Table = table_cells, Span = lang_span })
   if UNDER_QUARTO then
-    -- Quarto numbers, captions, resolves references, draws callouts and asides itself
-    seed_quarto_numbering()
-    return colour_pass(doc)
+    return doc
   end
   doc = doc:walk(asides)
   current_source = nil
+  return doc
+end
+
+local function book_pass(doc)
   doc = numbering_pass(doc)
   current_source = nil
   crossrefs.traverse = "topdown"
@@ -813,4 +821,44 @@ function Pandoc(doc)
   -- citeproc here rather than after the filter, so the entries it writes get their language
   doc = pandoc.utils.citeproc(doc)
   return doc:walk({ Div = entry_lang })
+end
+
+function Pandoc(doc)
+  read_meta(doc.meta)
+  local pass = doc.meta["book-pass"] and stringify(doc.meta["book-pass"]) or "all"
+  doc.meta["book-pass"] = nil
+  if pass ~= "chapter" and pass ~= "book" and pass ~= "all" then
+    fail("unknown book-pass '" .. pass .. "' (chapter, book)")
+  end
+  if pass ~= "book" then
+    doc = chapter_pass(doc)
+  end
+  if UNDER_QUARTO then
+    -- Quarto numbers, captions, resolves references, draws callouts and asides itself
+    seed_quarto_numbering()
+    return colour_pass(doc)
+  end
+  if pass == "chapter" then
+    return doc
+  end
+  local results = {}
+  if pass == "book" then
+    for i, block in ipairs(doc.blocks) do
+      if block.t == "Div" and block.attributes["chapter-pass"] == "todo" then
+        block.attributes["chapter-pass"] = nil
+        local done = chapter_pass(pandoc.Pandoc({ block }, doc.meta)).blocks[1]
+        results[block.attributes["source"]] = done.content:map(function(b) return b:clone() end)
+        doc.blocks[i] = done
+      end
+    end
+  end
+  doc = book_pass(doc)
+  if next(results) then
+    local meta = {}
+    for source, blocks in pairs(results) do
+      meta[source] = pandoc.MetaBlocks(blocks)
+    end
+    doc.meta["chapter-pass-results"] = pandoc.MetaMap(meta)
+  end
+  return doc
 end
