@@ -418,13 +418,16 @@ def lib_closure(sources: Iterable[str], lib: Path, index: ImportIndex | None = N
 
 
 def third_party_imports(sources: Iterable[str], package: str, index: ImportIndex | None = None) -> set[str]:
-    """Absolute imports other than the project's package, e.g. {"pandas", "scipy.stats"} (for warm kernels)."""
+    """Absolute imports other than the project's package, e.g. {"pandas", "scipy.stats"} (for warm kernels).
+    ``from scipy import stats`` gives "scipy" and "scipy.stats": the name may be a submodule (the factory skips
+    the names that are not)."""
     index = index or ImportIndex()
     names: set[str] = set()
     for source in sources:
-        for level, module, _ in index.refs(source) or []:
+        for level, module, imported in index.refs(source) or []:
             if not level and module:
                 names.add(module)
+                names.update(f"{module}.{name}" for name in imported if name.isidentifier())
     return {name for name in names if name.split(".")[0] not in (package, "__future__")}
 
 
