@@ -18,6 +18,8 @@ fi
 install_project() {  # $1: pip extras, e.g. "[test]" or ""
   echo "==> installing clusterkrise$1 and its dependencies"
   python -m pip install --quiet --disable-pip-version-check -e ".$1"
+  # The reviewers' warm kernel (`papermill -k clusterkrise ...`, README): a kernelspec inside the venv.
+  python -m clusterkrise.warmkernel install >/dev/null
 }
 
 # apt-get that waits for another apt/dpkg process (an unattended upgrade on a fresh machine, say) to release its
