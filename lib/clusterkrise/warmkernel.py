@@ -10,8 +10,12 @@ Jupyter does not need to know: the build writes a kernelspec named ``python3`` i
 whose command is this file's ``client`` mode. The client asks the factory for a kernel, relays signals to it and
 exits with its exit status, so papermill and jupyter_client see an ordinary kernel process.
 
-This file runs as a script (``python -P warmkernel.py ...``) and imports nothing from the package, so it works
-with any project's ``lib/`` on PYTHONPATH.
+Reviewers get the same outside the build through the kernelspec ``clusterkrise`` (``papermill -k clusterkrise``,
+installed into the venv by the setup scripts): there the factory is per user, started by the first kernel, shared
+by later papermill runs and ended after ten idle minutes (see "For reviewers" below).
+
+This file runs as a script (``python -P warmkernel.py ...``) and imports nothing from the package (except to
+install the kernelspec), so it works with any project's ``lib/`` on PYTHONPATH.
 """
 
 from __future__ import annotations
