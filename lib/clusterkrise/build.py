@@ -972,10 +972,56 @@ def execute_notebooks(
             (layout.executed / f"{name}.ipynb").unlink(missing_ok=True)
 
     hasher = hasher or Hasher(ImportIndex(manifest.get("imports")))
-    keys = {nb.name: notebook_key(nb, routed[nb.name], layout, hasher) for nb in notebooks}
-    # Keep the parsed imports of what exists now (all of it after a partial run, which saw only some files).
-    manifest["imports"] = hasher.imports.used if not select else {**manifest.get("imports", {}), **hasher.imports.used}
-    todo = [nb for nb in notebooks if not (use_cache and _cache_hit(entries.get(nb.name), keys[nb.name], nb, layout, out))]
+    stack = contextlib.ExitStack()
+    factory = None
+    if warm_kernels is None:
+        warm_kernels = os.environ.get("CLUSTERKRISE_WARM_KERNELS", "1") != "0"
+        decide_warm = True  # below: only when there are more notebooks to run than workers
+    else:
+        decide_warm = False
+
+    def start_factory(todo: Sequence[Notebook]) -> None:
+        # Started as early as the notebooks to run are known: its imports (two seconds of CPU) run while this
+        # process hashes inputs, checks the data and imports papermill, and the first kernel waits for them.
+        nonlocal factory
+        from .warmkernel import Factory
+
+        layout.logs.mkdir(parents=True, exist_ok=True)
+        (layout.logs / "kernels.log").write_bytes(b"")
+        try:
+            factory = Factory(kernel_env(), layout.logs / "kernels.log",
+                              preload_modules(todo, layout.lib, hasher.imports))
+            stack.push(factory.__exit__)
+            factory.start()
+            procs.record(layout.kernels_record, factory.process.pid, factory.folder)
+            stack.callback(layout.kernels_record.unlink, missing_ok=True)
+        except OSError as error:
+            stack.close()
+            factory = None
+            print(f"note: warm kernels unavailable ({error}); starting a fresh kernel per notebook", file=out)
+
+    env_once: list[dict[str, str]] = []
+
+    def kernel_env() -> dict[str, str]:  # (asks git for the commit time: not on the no-op path)
+        if not env_once:
+            env_once.append(_kernel_env(layout))
+        return env_once[0]
+
+    def workers_for(count: int) -> int:
+        return max(1, min(jobs or os.cpu_count() or 1, count))
+
+    # Without a cache to consult (a clean build, --no-cache) every notebook runs: no need to hash first.
+    if warm_kernels and (not use_cache or not entries) and (not decide_warm or len(notebooks) > workers_for(len(notebooks))):
+        start_factory(notebooks)
+    try:
+        keys = {nb.name: notebook_key(nb, routed[nb.name], layout, hasher) for nb in notebooks}
+        # Keep the parsed imports of what exists now (all of it after a partial run, which saw only some files).
+        manifest["imports"] = hasher.imports.used if not select else {**manifest.get("imports", {}), **hasher.imports.used}
+        todo = [nb for nb in notebooks
+                if not (use_cache and _cache_hit(entries.get(nb.name), keys[nb.name], nb, layout, out))]
+    except BaseException:
+        stack.close()
+        raise
     report = ExecuteReport()
     total = len(notebooks)
     done = 0
@@ -985,36 +1031,20 @@ def execute_notebooks(
             report.cached.append(nb.name)
             print(f"[{done}/{total}] {nb.name} … cached", file=out, flush=True)
     if not todo:
+        stack.close()
         if hasher.imports.added or set(manifest["imports"]) != set(load_manifest(layout).get("imports", {})):
             save_manifest(layout, manifest)
         return report
 
-    env = _kernel_env(layout)
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    if warm_kernels is None:
-        warm_kernels = os.environ.get("CLUSTERKRISE_WARM_KERNELS", "1") != "0" and len(todo) > workers
-    stack = contextlib.ExitStack()
-    factory = None
+    env = kernel_env()
+    workers = workers_for(len(todo))
     try:
         layout.logs.mkdir(parents=True, exist_ok=True)
-        if warm_kernels:
-            # Started first: its imports (two seconds of CPU) run while this process checks the data and imports
-            # papermill, and the first kernel waits for them.
-            from .warmkernel import Factory
-
-            (layout.logs / "kernels.log").write_bytes(b"")
-            try:
-                factory = Factory(env, layout.logs / "kernels.log", preload_modules(todo, layout.lib, hasher.imports))
-                stack.push(factory.__exit__)
-                factory.start()
-                procs.record(layout.kernels_record, factory.process.pid, factory.folder)
-                stack.callback(layout.kernels_record.unlink, missing_ok=True)
-            except OSError as error:
-                stack.close()
-                factory = None
-                print(f"note: warm kernels unavailable ({error}); starting a fresh kernel per notebook", file=out)
-        else:
-            (layout.logs / "kernels.log").write_bytes(b"")
+        if factory is None:
+            if warm_kernels and (not decide_warm or len(todo) > workers):
+                start_factory(todo)
+            else:
+                (layout.logs / "kernels.log").write_bytes(b"")
         data_paths = _data_paths(todo, routed, layout)
         if callable(validate):
             _validate_data(data_paths, validate, layout)
