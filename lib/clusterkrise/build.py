@@ -974,6 +974,7 @@ def execute_notebooks(
     hasher = hasher or Hasher(ImportIndex(manifest.get("imports")))
     stack = contextlib.ExitStack()
     factory = None
+    factory_tried = False
     if warm_kernels is None:
         warm_kernels = os.environ.get("CLUSTERKRISE_WARM_KERNELS", "1") != "0"
         decide_warm = True  # below: only when there are more notebooks to run than workers
@@ -983,8 +984,10 @@ def execute_notebooks(
     def start_factory(todo: Sequence[Notebook]) -> None:
         # Started as early as the notebooks to run are known: its imports (two seconds of CPU) run while this
         # process hashes inputs, checks the data and imports papermill, and the first kernel waits for them.
-        nonlocal factory
+        nonlocal factory, factory_tried
         from .warmkernel import Factory
+
+        factory_tried = True
 
         layout.logs.mkdir(parents=True, exist_ok=True)
         (layout.logs / "kernels.log").write_bytes(b"")
@@ -1040,7 +1043,7 @@ def execute_notebooks(
     workers = workers_for(len(todo))
     try:
         layout.logs.mkdir(parents=True, exist_ok=True)
-        if factory is None:
+        if not factory_tried:
             if warm_kernels and (not decide_warm or len(todo) > workers):
                 start_factory(todo)
             else:
