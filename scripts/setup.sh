@@ -18,6 +18,9 @@ fi
 install_project() {  # $1: pip extras, e.g. "[test]" or ""
   echo "==> installing clusterkrise$1 and its dependencies"
   python -m pip install --quiet --disable-pip-version-check -e ".$1"
+  # The reviewers' warm kernel (`papermill -k clusterkrise ...`, README): a kernelspec inside the venv.
+  python -m clusterkrise.warmkernel install >/dev/null \
+    || echo "!! the warm kernel 'clusterkrise' could not be installed; papermill without -k still works" >&2
 }
 
 # apt-get that waits for another apt/dpkg process (an unattended upgrade on a fresh machine, say) to release its

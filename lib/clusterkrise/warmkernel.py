@@ -10,27 +10,40 @@ Jupyter does not need to know: the build writes a kernelspec named ``python3`` i
 whose command is this file's ``client`` mode. The client asks the factory for a kernel, relays signals to it and
 exits with its exit status, so papermill and jupyter_client see an ordinary kernel process.
 
-This file runs as a script (``python -P warmkernel.py ...``) and imports nothing from the package, so it works
-with any project's ``lib/`` on PYTHONPATH.
+Reviewers get the same outside the build through the kernelspec ``clusterkrise`` (``papermill -k clusterkrise``,
+installed into the venv by the setup scripts): there the factory is per user, started by the first kernel, shared
+by later papermill runs and ended after ten idle minutes (see "For reviewers" below).
+
+This file runs as a script (``python -P warmkernel.py ...``) and imports nothing from the package (except to
+install the kernelspec), so it works with any project's ``lib/`` on PYTHONPATH.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from pathlib import Path
 
 # Always imported in the factory (every kernel needs them); the build adds the modules the notebooks import.
-# (ipykernel.debugger pulls in debugpy: a third of a kernel's start-up time.)
-KERNEL_MODULES = ("IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "sqlite3")
+# (ipykernel.debugger pulls in debugpy: a third of a kernel's start-up time. The second line: what
+# IPKernelApp.initialize imported in each forked kernel otherwise, ~30 ms.)
+KERNEL_MODULES = (
+    "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "sqlite3",
+    "IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect", "IPython.extensions.storemagic",
+    "IPython.utils.wildcard", "pdb", "faulthandler", "resource", "psutil", "tornado.platform.asyncio",
+)
 KERNEL_NAME = "python3"
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -95,8 +108,11 @@ def _kill(pid: int) -> None:
             pass
 
 
-def serve(socket_path: str, preload: list[str], build_pid: int | None = None) -> None:
-    die_with_parent(signal.SIGKILL, build_pid)  # a build killed with SIGKILL takes its factory (and kernels) along
+def serve(socket_path: str, preload: list[str], build_pid: int | None = None, idle: float | None = None) -> None:
+    """``build_pid``: the build that owns this factory (it dies with it). ``idle``: without one (a reviewer's
+    factory), end after that many seconds without a kernel or a request."""
+    if build_pid is not None:  # a build killed with SIGKILL takes its factory (and kernels) along
+        die_with_parent(signal.SIGKILL, build_pid)
     # Listen first: clients that connect while the modules load wait in the backlog instead of failing.
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
@@ -131,8 +147,12 @@ def serve(socket_path: str, preload: list[str], build_pid: int | None = None) ->
     factory_pid = os.getpid()
     buffers: dict[socket.socket, bytes] = {}
     received_fds: dict[socket.socket, list[int]] = {}
+    last_active = time.monotonic()
     while not stopping:
+        if idle is not None and not kernels and not buffers and time.monotonic() - last_active > idle:
+            break
         for key, _ in selector.select(timeout=1.0):
+            last_active = time.monotonic()
             if key.data == "accept":
                 conn, _ = server.accept()
                 buffers[conn] = b""
@@ -192,29 +212,42 @@ def serve(socket_path: str, preload: list[str], build_pid: int | None = None) ->
             conn = kernels.pop(pid, None)
             if conn is not None:
                 _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
+    if idle is not None:
+        # A reviewer's factory removes its socket under the lock that starting one takes: a client that comes
+        # now starts a new factory, one already in the backlog reads end-of-file below and does the same.
+        import fcntl
+
+        with contextlib.suppress(OSError), open(socket_path.removesuffix(".sock") + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            os.unlink(socket_path)
     for pid in kernels:
         _kill(pid)
     server.close()
+    # Skip the interpreter's clean-up of everything preloaded (a third of a second): the build waits for this exit.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Client: the process jupyter_client starts as "the kernel".
 
 
-def client(socket_path: str, argv: list[str]) -> int:
-    # jupyter_client names itself in JPY_PARENT_PID: when that (papermill's) process dies, so does this client,
-    # and the factory then kills the kernel it forked for it.
-    parent = os.environ.get("JPY_PARENT_PID", "")
-    die_with_parent(signal.SIGKILL, int(parent) if parent.isdigit() else None)
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.connect(socket_path)
+def _relay(conn: socket.socket, argv: list[str]) -> int | None:
+    """Ask the factory on ``conn`` for a kernel, relay signals to it and return its exit status; None when the
+    factory closed the connection before it forked one (a reviewer's factory ending after its idle time)."""
     request = (json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}) + "\n").encode()
-    # The kernel writes where jupyter_client pointed this process's standard streams.
-    socket.send_fds(conn, [request[:32768]], [0, 1, 2])
-    if len(request) > 32768:
-        conn.sendall(request[32768:])
-    reader = conn.makefile("r")
-    pid = json.loads(reader.readline())["pid"]
+    try:
+        # The kernel writes where jupyter_client pointed this process's standard streams.
+        socket.send_fds(conn, [request[:32768]], [0, 1, 2])
+        if len(request) > 32768:
+            conn.sendall(request[32768:])
+        reader = conn.makefile("r")
+        first = reader.readline()
+    except OSError:
+        return None
+    if not first:
+        return None
+    pid = json.loads(first)["pid"]
 
     def relay(signum: int, _frame: object) -> None:
         try:
@@ -231,6 +264,165 @@ def client(socket_path: str, argv: list[str]) -> int:
         message = json.loads(line)
         if "exit" in message:
             return int(message["exit"])
+
+
+def _parent_death() -> None:
+    # jupyter_client names itself in JPY_PARENT_PID: when that (papermill's) process dies, so does this client,
+    # and the factory then kills the kernel it forked for it.
+    parent = os.environ.get("JPY_PARENT_PID", "")
+    die_with_parent(signal.SIGKILL, int(parent) if parent.isdigit() else None)
+
+
+def client(socket_path: str, argv: list[str]) -> int:
+    _parent_death()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(socket_path)
+    status = _relay(conn, argv)
+    return 1 if status is None else status
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# For reviewers: the kernelspec USER_KERNEL, whose kernels come from a per-user factory that stays warm between
+# papermill runs (like Quarto's Jupyter daemon). It preloads third-party modules only -- never the project's
+# library, so an edit of lib/ is always seen -- and is keyed by everything that decides what those imports are
+# (interpreter, installed distributions, preload list, this file, PYTHON* variables): a changed venv starts a
+# new factory. It ends by itself after IDLE_SECONDS without a kernel.
+
+USER_KERNEL = "clusterkrise"
+IDLE_SECONDS = 600.0
+
+
+def _user_folder(check: bool = True) -> Path:
+    """A folder only this user can use (sockets there hand out kernels that run as this user)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    # (a socket's path has at most 107 bytes; the name takes 30 of them)
+    if runtime and len(runtime) < 60 and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
+        folder = Path(runtime) / "clusterkrise-kernels"
+    else:
+        folder = Path(tempfile.gettempdir()) / f"clusterkrise-kernels-{os.getuid()}"
+    if not check:
+        return folder
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not os.path.isdir(folder) or folder.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise OSError(f"{folder} is not a private folder of this user")
+    return folder
+
+
+def user_factory_key(preload: list[str]) -> str:
+    digest = hashlib.sha256()
+    environment = {k: v for k, v in sorted(os.environ.items()) if k.startswith("PYTHON") or k == "MPLBACKEND"}
+    digest.update(json.dumps([sys.executable, os.path.realpath(sys.executable), sys.version, sys.prefix,
+                              sorted(preload), environment, sys.path]).encode())
+    digest.update(Path(__file__).read_bytes())
+    for entry in sys.path:  # every installed distribution, by name (with version) and time of installation
+        try:
+            with os.scandir(entry or ".") as entries:
+                for item in entries:
+                    if item.name.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")):
+                        digest.update(f"{entry}/{item.name}:{item.stat().st_mtime_ns}\n".encode())
+        except OSError:
+            pass
+    return digest.hexdigest()[:24]
+
+
+def _connect(path: Path) -> socket.socket | None:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(str(path))
+    except OSError:
+        conn.close()
+        return None
+    return conn
+
+
+def _start_user_factory(folder: Path, key: str, preload: list[str]) -> socket.socket | None:
+    import fcntl
+
+    path = folder / f"{key}.sock"
+    with open(folder / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two papermill runs at once: one starts it, the other then connects
+        conn = _connect(path)
+        if conn is not None:
+            return conn
+        path.unlink(missing_ok=True)  # left by a factory that was killed
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JPY_")}
+        with open(folder / f"{key}.log", "ab") as log:
+            # Its own session, so that jupyter_client's kill of this client's process group misses it; no
+            # standard stream of papermill's, so that nobody waits for it to close them.
+            process = subprocess.Popen(
+                [sys.executable, "-P", str(Path(__file__).resolve()), "serve", str(path), json.dumps(preload), "",
+                 os.environ.get("CLUSTERKRISE_KERNEL_IDLE", str(IDLE_SECONDS))],
+                env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
+                start_new_session=True, close_fds=True,
+            )
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        process.stdout.close()
+        return _connect(path) if line.strip() == b"listening" else None
+
+
+def user_kernel(preload: list[str], argv: list[str]) -> int:
+    """The kernelspec's command: a kernel from this user's warm factory, started on first use; a plain ipykernel
+    when there cannot be one."""
+    _parent_death()
+    try:
+        folder = _user_folder()
+        key = user_factory_key(preload)
+        for _ in range(3):  # a factory that ends for idleness just as we connect: start a new one
+            conn = _connect(folder / f"{key}.sock") or _start_user_factory(folder, key, preload)
+            if conn is None:
+                break
+            with conn:
+                status = _relay(conn, argv)
+            if status is not None:
+                return status
+    except OSError as error:
+        print(f"clusterkrise kernel: no warm factory ({error}); starting a plain kernel", file=sys.stderr)
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv])
+    return 1  # not reached
+
+
+def stop_user_factories() -> list[int]:
+    """End this user's warm factories (they end by themselves after their idle time); returns their PIDs."""
+    import psutil
+
+    folder = str(_user_folder(check=False))
+    ended = []
+    for process in psutil.process_iter(["cmdline", "uids"]):
+        cmdline = process.info["cmdline"] or []
+        if (len(cmdline) > 4 and cmdline[2].endswith("warmkernel.py") and cmdline[3] == "serve"
+                and os.path.dirname(cmdline[4]) == folder):
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+                process.wait(10)
+                ended.append(process.pid)
+    return ended
+
+
+def install_kernelspec(prefix: str | None = None, preload: list[str] | None = None) -> Path:
+    """Write the kernelspec USER_KERNEL into ``prefix`` (default: this interpreter's environment, as
+    ``jupyter kernelspec install --sys-prefix`` would). ``preload``: default, what the project's notebooks import
+    (third-party modules only)."""
+    if preload is None:
+        from clusterkrise.build import Layout, discover_notebooks, find_project_root, preload_modules
+
+        layout = Layout(find_project_root())
+        preload = preload_modules(discover_notebooks(layout), layout.lib)
+    folder = Path(prefix or sys.prefix) / "share" / "jupyter" / "kernels" / USER_KERNEL
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-P", str(Path(__file__).resolve()), "user", json.dumps(sorted(preload)),
+                 "-f", "{connection_file}"],
+        "display_name": "Python 3 (clusterkrise, warm)",
+        "language": "python",
+        "interrupt_mode": "signal",
+        "metadata": {"debugger": False},
+    }
+    tmp = folder / f".kernel.json.{os.getpid()}"
+    tmp.write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / "kernel.json")
+    return folder
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -250,7 +442,11 @@ class Factory:
         self.socket_path = str(self._dir / "factory.sock")
         self.process: subprocess.Popen | None = None
 
-    def __enter__(self) -> "Factory":
+    def start(self) -> "Factory":
+        """Start the factory process; :meth:`wait` (or ``with``) waits until it listens. Starting it before other
+        slow work of the build (importing papermill) lets its imports run meanwhile."""
+        if self.process is not None:
+            return self
         spec_dir = self._dir / "jupyter" / "kernels" / KERNEL_NAME
         spec_dir.mkdir(parents=True)
         script = str(Path(__file__).resolve())
@@ -268,19 +464,41 @@ class Factory:
             env={**os.environ, **self._env}, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
         )
         log.close()
-        line = self.process.stdout.readline() if self.process.stdout else b""
-        if self.process.stdout:
-            self.process.stdout.close()
+        return self
+
+    def wait(self) -> "Factory":
+        """Wait until the factory listens (kernels asked for meanwhile wait in its backlog while it imports)."""
+        if self.process is None:
+            self.start()
+        assert self.process is not None
+        if self.process.stdout is None or self.process.stdout.closed:
+            return self
+        line = self.process.stdout.readline()
+        self.process.stdout.close()
         if line.strip() != b"listening":
             self.__exit__(None, None, None)
             raise RuntimeError(f"the kernel factory did not start (see {self._log_path})")
         return self
 
+    def __enter__(self) -> "Factory":
+        try:
+            return self.start().wait()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+
     def env(self) -> dict[str, str]:
         jupyter_path = os.pathsep.join(p for p in (str(self._dir / "jupyter"), os.environ.get("JUPYTER_PATH", "")) if p)
         return {**self._env, "JUPYTER_PATH": jupyter_path}
 
+    def stop(self) -> None:
+        """Ask the factory to end (and its kernels with it) without waiting; ``__exit__`` waits."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
     def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -288,14 +506,19 @@ class Factory:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for path in sorted(self._dir.rglob("*"), reverse=True):
-            path.unlink() if not path.is_dir() else path.rmdir()
-        self._dir.rmdir()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    mode, socket_path, *rest = sys.argv[1:]
+    mode, first, *rest = [*sys.argv[1:], ""][:max(2, len(sys.argv) - 1)]
     if mode == "serve":
-        serve(socket_path, json.loads(rest[0]) if rest else [], int(rest[1]) if len(rest) > 1 else None)
+        serve(first, json.loads(rest[0]) if rest else [], int(rest[1]) if len(rest) > 1 and rest[1] else None,
+              float(rest[2]) if len(rest) > 2 else None)
+    elif mode == "user":
+        sys.exit(user_kernel(json.loads(first), rest))
+    elif mode == "install":  # python -m clusterkrise.warmkernel install [PREFIX]
+        print(f"installed kernelspec {USER_KERNEL!r} in {install_kernelspec(first or None)}")
+    elif mode == "stop":  # python -m clusterkrise.warmkernel stop
+        print(f"ended {len(stop_user_factories())} warm kernel factory(ies)")
     else:
-        sys.exit(client(socket_path, rest))
+        sys.exit(client(first, rest))

@@ -1,0 +1,157 @@
+"""The reviewers' warm kernel (kernelspec ``clusterkrise``, :mod:`clusterkrise.warmkernel` user mode).
+
+``papermill -k clusterkrise`` gets each kernel forked from a per-user factory that keeps the third-party
+libraries imported between runs. It must give the bytes the plain ``python3`` kernel gives, survive papermill's
+kernel shutdown, never preload the project's own library, start once when two runs start together, and end by
+itself when idle. Each test uses its own runtime folder (XDG_RUNTIME_DIR), so its factories are its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from clusterkrise import warmkernel
+
+ROOT = Path(__file__).resolve().parents[1]
+PRELOAD = ["numpy", "pandas", "matplotlib.pyplot", "scipy.stats"]
+
+
+def factories(runtime: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if len(cmdline) > 4 and cmdline[3] == "serve" and cmdline[4].startswith(str(runtime)):
+            found.append(process)
+    return found
+
+
+@pytest.fixture
+def kernelspec(tmp_path, monkeypatch):
+    """The kernelspec installed into a private prefix, found through JUPYTER_PATH; a private runtime folder."""
+    prefix = tmp_path / "prefix"
+    runtime = Path(tempfile.mkdtemp(prefix="ck-run-"))  # short: a socket's path has at most 107 bytes
+    warmkernel.install_kernelspec(str(prefix), PRELOAD)
+    env = {"JUPYTER_PATH": str(prefix / "share" / "jupyter"), "XDG_RUNTIME_DIR": str(runtime),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")])}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("CLUSTERKRISE_DATA_CACHE", raising=False)  # a reviewer's run loads the data itself
+    yield runtime
+    warmkernel.stop_user_factories()
+    for process in factories(runtime):  # never leave one behind, even when stopping failed
+        process.kill()
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def papermill(notebook: Path, out: Path, kernel: str, **params) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "papermill", str(notebook), str(out), "-k", kernel, "--no-progress-bar", "--cwd", str(ROOT)]
+    for key, value in params.items():
+        argv += ["-p", key, str(value)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+
+
+def probe(tmp_path: Path) -> Path:
+    """A notebook that reports its kernel's process, its parent and whether the project's library is loaded."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import os, sys, json\n"
+        "print(json.dumps({'pid': os.getpid(), 'parent': os.getppid(), 'cwd': os.getcwd(),\n"
+        "                  'library': sorted(m for m in sys.modules if m.split('.')[0] == 'clusterkrise'),\n"
+        "                  'pandas': 'pandas' in sys.modules}))"
+    )]
+    path = tmp_path / "probe.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def probe_result(out: Path) -> dict:
+    cell = json.loads(out.read_text(encoding="utf-8"))["cells"][0]
+    return json.loads("".join(cell["outputs"][0]["text"]))
+
+
+def test_a_notebook_gives_the_same_files_through_the_warm_kernel_as_through_python3(kernelspec, tmp_path):
+    results = {}
+    for kernel in ("clusterkrise", "python3", "clusterkrise"):  # cold factory, plain kernel, warm factory
+        done = papermill(ROOT / "notebooks" / "06-stichprobe.ipynb", tmp_path / f"{kernel}.ipynb", kernel,
+                         output_dir=tmp_path / "results")
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "no warm factory" not in done.stderr
+        files = {p.relative_to(tmp_path / "results").as_posix(): p.read_bytes()
+                 for p in sorted((tmp_path / "results").rglob("*")) if p.is_file()}
+        assert any(name.endswith(".svg") for name in files) and any(name.endswith("values.json") for name in files)
+        results.setdefault(kernel, []).append(files)
+        (tmp_path / "results").rename(tmp_path / f"results-{kernel}-{len(results[kernel])}")
+    assert results["clusterkrise"][0] == results["python3"][0] == results["clusterkrise"][1]
+    assert len(factories(kernelspec)) == 1
+
+
+def test_kernels_are_fresh_forks_of_one_factory_that_outlives_papermill_and_holds_no_project_code(kernelspec, tmp_path):
+    notebook = probe(tmp_path)
+    seen = []
+    for run in range(2):
+        done = papermill(notebook, tmp_path / f"out{run}.ipynb", "clusterkrise")
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen.append(probe_result(tmp_path / f"out{run}.ipynb"))
+    (factory,) = factories(kernelspec)
+    assert factory.is_running(), "papermill's kernel shutdown must not end the factory"
+    assert seen[0]["parent"] == seen[1]["parent"] == factory.pid
+    assert seen[0]["pid"] != seen[1]["pid"], "every kernel is a process of its own"
+    assert seen[0]["pandas"], "the third-party libraries come preloaded"
+    assert seen[0]["library"] == [] and seen[1]["library"] == [], "the project's library is never preloaded"
+    assert seen[0]["cwd"] == str(ROOT)
+
+
+def test_two_runs_at_once_start_one_factory(kernelspec, tmp_path):
+    notebook = probe(tmp_path)
+    argv = lambda n: [sys.executable, "-m", "papermill", str(notebook), str(tmp_path / f"out{n}.ipynb"),
+                      "-k", "clusterkrise", "--no-progress-bar"]
+    runs = [subprocess.Popen(argv(n), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for n in range(2)]
+    for run in runs:
+        assert run.wait(timeout=300) == 0, run.stderr.read()[-3000:] if run.stderr else ""
+    parents = {probe_result(tmp_path / f"out{n}.ipynb")["parent"] for n in range(2)}
+    assert len(factories(kernelspec)) == 1 and parents == {factories(kernelspec)[0].pid}
+
+
+def test_an_idle_factory_ends_by_itself_and_the_next_run_starts_a_new_one(kernelspec, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLUSTERKRISE_KERNEL_IDLE", "1")
+    notebook = probe(tmp_path)
+    assert papermill(notebook, tmp_path / "first.ipynb", "clusterkrise").returncode == 0
+    first = probe_result(tmp_path / "first.ipynb")["parent"]
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(first) and psutil.Process(first).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the factory did not end after its idle time"
+        time.sleep(0.2)
+    assert not list(kernelspec.rglob("*.sock")), "an ended factory removes its socket"
+    assert papermill(notebook, tmp_path / "second.ipynb", "clusterkrise").returncode == 0
+    assert probe_result(tmp_path / "second.ipynb")["parent"] not in (first, os.getpid())
+
+
+def test_a_changed_environment_gets_another_factory(monkeypatch):
+    key = warmkernel.user_factory_key(PRELOAD)
+    assert warmkernel.user_factory_key(PRELOAD) == key
+    assert warmkernel.user_factory_key([*PRELOAD, "yaml"]) != key
+    monkeypatch.setenv("PYTHONHASHSEED", "123")
+    assert warmkernel.user_factory_key(PRELOAD) != key
+
+
+def test_without_a_private_runtime_folder_the_kernel_is_a_plain_one(kernelspec, tmp_path):
+    shared = kernelspec / "clusterkrise-kernels"
+    shared.mkdir()
+    shared.chmod(0o777)  # others could hand out kernels here: not used
+    done = papermill(probe(tmp_path), tmp_path / "out.ipynb", "clusterkrise")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "no warm factory" in done.stderr
+    assert factories(kernelspec) == []
+    assert probe_result(tmp_path / "out.ipynb")["pandas"] is False
