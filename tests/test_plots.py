@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import matplotlib
 
@@ -549,12 +550,13 @@ def test_a_damaged_cache_entry_is_drawn_again_and_replaced(tmp_path, summary, da
     assert [p.name for p in cache.iterdir()] == [entry.name]  # no temporary file left behind
 
 
-def test_figure_cache_folder_is_beside_the_results_and_can_be_switched_off(tmp_path, monkeypatch):
+def test_figure_cache_folder_is_the_projects_and_can_be_switched_off(monkeypatch):
+    from clusterkrise import PROJECT_ROOT
     from clusterkrise.figcache import ENV, figure_cache
 
     monkeypatch.delenv(ENV, raising=False)
-    assert figure_cache(tmp_path / "_build" / "results") == (tmp_path / "_build" / "cache" / "figures").resolve()
+    assert figure_cache() == PROJECT_ROOT / "_build" / "cache" / "figures"
     monkeypatch.setenv(ENV, "0")
-    assert figure_cache(tmp_path / "_build" / "results") is None
-    monkeypatch.setenv(ENV, str(tmp_path / "elsewhere"))
-    assert figure_cache(tmp_path / "_build" / "results") == tmp_path / "elsewhere"
+    assert figure_cache() is None
+    monkeypatch.setenv(ENV, "/somewhere/else")
+    assert figure_cache() == Path("/somewhere/else")

@@ -54,8 +54,9 @@ def kernelspec(tmp_path, monkeypatch):
     shutil.rmtree(runtime, ignore_errors=True)
 
 
-def papermill(notebook: Path, out: Path, kernel: str, **params) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "papermill", str(notebook), str(out), "-k", kernel, "--no-progress-bar", "--cwd", str(ROOT)]
+def papermill(notebook: Path, out: Path, kernel: str, *options: str, **params) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "papermill", str(notebook), str(out), "-k", kernel, *options, "--no-progress-bar",
+            "--cwd", str(ROOT)]
     for key, value in params.items():
         argv += ["-p", key, str(value)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=300)
@@ -81,20 +82,52 @@ def probe_result(out: Path) -> dict:
     return json.loads("".join(cell["outputs"][0]["text"]))
 
 
-def test_a_notebook_gives_the_same_files_through_the_warm_kernel_as_through_python3(kernelspec, tmp_path):
-    results = {}
-    for kernel in ("clusterkrise", "python3", "clusterkrise"):  # cold factory, plain kernel, warm factory
-        done = papermill(ROOT / "notebooks" / "06-stichprobe.ipynb", tmp_path / f"{kernel}.ipynb", kernel,
-                         output_dir=tmp_path / "results")
+def cell_outputs(executed: Path) -> list:
+    return [cell.get("outputs") for cell in json.loads(executed.read_text(encoding="utf-8"))["cells"]]
+
+
+def test_the_readme_command_gives_the_bytes_of_plain_papermill(kernelspec, tmp_path, monkeypatch):
+    """Plain papermill (python3 kernel, default engine, every figure drawn) against the README's command
+    (warm kernel, the project's engine, the figure cache): cold factory and empty cache, then warm factory
+    and every figure from the cache. Same results files, same cell outputs."""
+    runs = [("plain", ["-k", "python3"], "0"),
+            ("readme-cold", ["-k", "clusterkrise", "--engine", "clusterkrise"], str(tmp_path / "figures")),
+            ("readme-warm", ["-k", "clusterkrise", "--engine", "clusterkrise"], str(tmp_path / "figures"))]
+    results, outputs = {}, {}
+    for label, (kernel_flag, kernel, *engine), cache in runs:
+        monkeypatch.setenv("CLUSTERKRISE_FIGURE_CACHE", cache)
+        out = tmp_path / f"{label}.ipynb"
+        done = papermill(ROOT / "notebooks" / "06-stichprobe.ipynb", out, kernel, *engine,
+                         output_dir=tmp_path / "results")  # one folder: values.json records it
         assert done.returncode == 0, done.stderr[-3000:]
         assert "no warm factory" not in done.stderr
-        files = {p.relative_to(tmp_path / "results").as_posix(): p.read_bytes()
-                 for p in sorted((tmp_path / "results").rglob("*")) if p.is_file()}
-        assert any(name.endswith(".svg") for name in files) and any(name.endswith("values.json") for name in files)
-        results.setdefault(kernel, []).append(files)
-        (tmp_path / "results").rename(tmp_path / f"results-{kernel}-{len(results[kernel])}")
-    assert results["clusterkrise"][0] == results["python3"][0] == results["clusterkrise"][1]
+        results[label] = {p.relative_to(tmp_path / "results").as_posix(): p.read_bytes()
+                          for p in sorted((tmp_path / "results").rglob("*")) if p.is_file()}
+        (tmp_path / "results").rename(tmp_path / f"results-{label}")
+        outputs[label] = cell_outputs(out)
+        if label == "readme-cold":
+            stored = sorted((tmp_path / "figures").glob("*.entry"))
+            assert stored, "the README's run stores the figures it drew"
+            stamps = {p: p.stat().st_mtime_ns for p in stored}
+    assert any(name.endswith(".svg") for name in results["plain"]) and any(name.endswith("values.json") for name in results["plain"])
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "the warm run took its figures from the cache"
+    assert results["plain"] == results["readme-cold"] == results["readme-warm"]
+    assert outputs["plain"] == outputs["readme-cold"] == outputs["readme-warm"]
     assert len(factories(kernelspec)) == 1
+
+
+def test_the_engine_writes_the_failing_cell_into_the_notebook(kernelspec, tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('kaputt')"),
+                nbformat.v4.new_code_cell("y = 2")]
+    path, out = tmp_path / "failing.ipynb", tmp_path / "failing-out.ipynb"
+    nbformat.write(nb, path)
+    done = papermill(path, out, "clusterkrise", "--engine", "clusterkrise")
+    assert done.returncode != 0 and "kaputt" in done.stderr
+    cells = json.loads(out.read_text(encoding="utf-8"))["cells"]
+    failed = [c for c in cells if c["cell_type"] == "code" and any(o.get("ename") == "ValueError" for o in c.get("outputs", []))]
+    assert len(failed) == 1 and "kaputt" in "".join(failed[0]["source"])
 
 
 def test_kernels_are_fresh_forks_of_one_factory_that_outlives_papermill_and_holds_no_project_code(kernelspec, tmp_path):

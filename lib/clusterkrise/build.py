@@ -655,113 +655,11 @@ def _cell_marked_failed(executed: str) -> tuple[int | None, str]:
     return (last_started, _cell_source(cells[last_started])) if last_started is not None else (None, "")
 
 
-_KERNEL_MANAGER: Any = None
-
-
-def _quick_kernel_manager() -> Any:
-    """jupyter_client's kernel manager without its fixed waits (about 0.45 s of every notebook's 0.55 s start-up,
-    measured with a one-cell notebook and warm kernels); the protocol and the kernel are unchanged:
-
-    * The client connects before the kernel has bound its ports, and ZeroMQ retries a refused connection only
-      every 100 ms: it retries every 5 ms here.
-    * ``wait_for_ready`` sends a new kernel_info request whenever no IOPub message came within 0.2 s of the reply
-      (ipykernel's IOPub welcome comes once the subscription is through, often later), and then waits until IOPub
-      has been quiet for 0.2 s. Here it waits for the reply and for one IOPub message, which shows IOPub is
-      connected, and does not flush: nbclient ignores IOPub messages that answer another request.
-    * A graceful shutdown checks every 100 ms whether the kernel has exited: every 10 ms here.
-    """
-    global _KERNEL_MANAGER
-    if _KERNEL_MANAGER is not None:
-        return _KERNEL_MANAGER
-    from queue import Empty
-
-    import zmq
-    from jupyter_client.asynchronous import AsyncKernelClient
-    from jupyter_client.manager import AsyncKernelManager
-
-    class QuickClient(AsyncKernelClient):
-        def start_channels(self, *args: Any, **kwargs: Any) -> None:
-            self.context.setsockopt(zmq.RECONNECT_IVL, 5)
-            super().start_channels(*args, **kwargs)
-
-        async def wait_for_ready(self, timeout: float | None = None) -> None:
-            deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
-            reply = None
-            while reply is None:
-                msg_id = self.kernel_info()
-                while time.monotonic() < deadline:
-                    try:
-                        msg = await self.shell_channel.get_msg(timeout=0.5)
-                    except Empty:
-                        break  # the kernel may have missed it while binding: ask again
-                    if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "kernel_info_reply":
-                        reply = msg
-                        break
-                if reply is None:
-                    if not await self.is_alive():
-                        raise RuntimeError("Kernel died before replying to kernel_info")
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
-            while True:  # one IOPub message (the welcome, or the status of the request) shows IOPub is connected
-                try:
-                    await self.iopub_channel.get_msg(timeout=0.5)
-                    break
-                except Empty:
-                    if not await self.is_alive():
-                        raise RuntimeError("Kernel died before IOPub was connected") from None
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"Kernel's IOPub did not connect in {timeout:.0f} seconds") from None
-                    self.kernel_info()  # a status message of a new request arrives on a connected channel
-            self._handle_kernel_info_reply(reply)
-
-    class QuickKernelManager(AsyncKernelManager):
-        client_factory = QuickClient
-
-        async def _async_wait(self, pollinterval: float = 0.1) -> None:
-            await AsyncKernelManager._async_wait(self, min(pollinterval, 0.01))
-
-    _KERNEL_MANAGER = QuickKernelManager
-    return QuickKernelManager
-
-
-def _final_save_engine() -> str:
-    """Register (once per worker) papermill's nbclient engine with one change: the executed notebook is written
-    when the run ends -- also when it fails or the kernel dies, so the failing cell is still marked -- instead of
-    before and after every cell. Those writes re-validate and re-serialise a notebook that grows by every SVG
-    output: for the book's ten notebooks about 400 writes, seconds of CPU that nothing reads."""
-    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
-
-    name = "clusterkrise-final-save"
-    if name in papermill_engines._engines:
-        return name
-
-    class FinalSaveManager(NotebookExecutionManager):
-        def save(self, **kwargs: Any) -> None:
-            if self.end_time is not None:  # set by notebook_complete(), which papermill runs in a `finally`
-                super().save(**kwargs)
-
-    class FinalSaveEngine(NBClientEngine):
-        @classmethod
-        def execute_notebook(cls, nb, kernel_name, output_path=None, progress_bar=True, log_output=False,
-                             autosave_cell_every=30, **kwargs):
-            # papermill's Engine.execute_notebook with the manager above
-            nb_man = FinalSaveManager(nb, output_path=output_path, progress_bar=progress_bar, log_output=log_output,
-                                      autosave_cell_every=autosave_cell_every)
-            nb_man.notebook_start()
-            try:
-                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
-            finally:
-                nb_man.cleanup_pbar()
-                nb_man.notebook_complete()
-            return nb_man.nb
-
-    papermill_engines.register(name, FinalSaveEngine)
-    return name
-
-
 def _execute_one(job: Mapping[str, Any]) -> dict[str, Any]:
     """Worker: run one notebook with papermill. Returns a plain dict (it crosses a process boundary)."""
     import papermill
+
+    from . import pmengine  # registers the engine (an installed project registers it through its entry point)
 
     os.environ.update(job["env"])
     # Kernels inherit this worker's stderr; their start-up chatter belongs in a log, not in the progress lines.
@@ -777,8 +675,7 @@ def _execute_one(job: Mapping[str, Any]) -> dict[str, Any]:
             cwd=job["cwd"],
             progress_bar=False,
             log_output=False,
-            engine_name=_final_save_engine(),
-            kernel_manager_class=_quick_kernel_manager(),
+            engine_name=pmengine.ENGINE_NAME,
         )
     except papermill.PapermillExecutionError as error:
         result.update(

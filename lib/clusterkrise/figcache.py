@@ -14,9 +14,8 @@ The key is the sha256 of everything the SVG is made from:
 * the alternative text, the rcParams in force while saving (the house style included), the versions of
   matplotlib, numpy and FreeType, and the bytes of the font files the house style resolves to.
 
-A figure that cannot be pickled gets no key and is drawn. The cache lives in ``_build/cache/figures/`` of the
-build the results belong to (beside ``_build/results``, the parent of the notebook's ``output_dir``), so a clean
-build (``_build`` removed) starts without it and a test project in a temporary folder has its own. An entry
+A figure that cannot be pickled gets no key and is drawn. The cache lives in the project's ``_build/cache/figures/``
+(the build names its own project's folder to its kernels), so a clean build (``_build`` removed) starts without it. An entry
 is one file ``<key>.svg.entry``: the sha256 of the SVG, a newline, the SVG; it is written to a temporary file
 and renamed, and read only when the hash matches, so a partial or damaged entry is drawn again and replaced.
 ``CLUSTERKRISE_FIGURE_CACHE=0`` switches it off (every figure drawn), a path puts it elsewhere.
@@ -40,6 +39,8 @@ import matplotlib as mpl
 import matplotlib.transforms as mtransforms
 from matplotlib import cbook
 
+from . import PROJECT_ROOT
+
 ENV = "CLUSTERKRISE_FIGURE_CACHE"
 _OFF = {"0", "off", "no", "false"}
 _PROJECT = __name__.split(".", 1)[0]
@@ -48,12 +49,14 @@ _RC_IGNORED = ("backend", "backend_fallback", "interactive", "toolbar", "savefig
                "keymap.", "webagg.", "tk.", "macosx.", "pdf.", "ps.", "pgf.")
 
 
-def figure_cache(output_folder: Path) -> Path | None:
-    """The cache folder for results written to ``output_folder`` (``None`` when switched off)."""
+def figure_cache() -> Path | None:
+    """The cache folder (``None`` when switched off): ``$CLUSTERKRISE_FIGURE_CACHE``, else the project's
+    ``_build/cache/figures`` -- the same for the build and for a reviewer's papermill run, wherever its
+    ``output_dir`` points, so a notebook run after a build finds the figures the build drew."""
     setting = os.environ.get(ENV, "").strip()
     if setting.lower() in _OFF:
         return None
-    return Path(setting) if setting else Path(output_folder).resolve().parent / "cache" / "figures"
+    return Path(setting) if setting else PROJECT_ROOT / "_build" / "cache" / "figures"
 
 
 class _KeyPickler(pickle.Pickler):

@@ -988,17 +988,20 @@ def distribution_grid(
         fig = _new_figure(0.4 + 1.45 * nrows)
         axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
         top = max(float(mat.max()), 0.05)
+        # The panels share both axes: limits, ticks and formatters set once reach every panel (set per panel,
+        # each call would rebuild the ticks of all nine).
+        first = axes.flat[0]
+        first.set_ylim(0, top * 1.1)
+        first.set_xticks(values)
+        first.xaxis.set_major_formatter(GermanFormatter())
+        first.yaxis.set_major_locator(ticker.MaxNLocator(nbins=3))
+        first.yaxis.set_major_formatter(GermanFormatter(percent=True))
         for k, ax in enumerate(axes.flat):
             if k >= n:
                 ax.set_axis_off()
                 continue
             ax.bar(values, mat[k], color=main, width=0.75)
             ax.set_title(_wrap(labels[k].replace("\n", " "), 32), fontsize=7.5, loc="left")
-            ax.set_ylim(0, top * 1.1)
-            ax.set_xticks(values)
-            ax.xaxis.set_major_formatter(GermanFormatter())
-            ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=3))
-            ax.yaxis.set_major_formatter(GermanFormatter(percent=True))
             ax.tick_params(labelsize=6.5)
             if k + ncols >= n:
                 # the panel below is empty, so this one carries the scale values

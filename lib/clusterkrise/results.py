@@ -154,7 +154,7 @@ class ChapterResults:
             self.count(f"{label.replace('-', '')}_n", n)
         # The figure was made with Figure(), never registered with pyplot: nothing to close, and no pyplot
         # import (a second of every kernel's start) is needed.
-        svg = save_figure(fig, stem, alt_text=alt, cache=figure_cache(self.params.output_folder))
+        svg = save_figure(fig, stem, alt_text=alt, cache=figure_cache())
         self._write_csv(stem.with_suffix(".csv"), data, utest)
         self.produced.append(label)
         display(SVG(filename=str(svg)))

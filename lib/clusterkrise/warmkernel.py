@@ -108,6 +108,32 @@ def _kill(pid: int) -> None:
             pass
 
 
+# Imported first, as in a kernel (below); modules that import them later get them as set up here.
+_KERNEL_AWARE = ("pandas",)
+
+
+class _KernelShell:
+    kernel = True  # what pandas' console check looks for (pandas.io.formats.console.is_terminal)
+
+
+@contextlib.contextmanager
+def _as_if_in_a_kernel():
+    """Let the preloaded modules see what they would see when a notebook imports them in a kernel. Some decide
+    defaults at import time by asking ``get_ipython()`` whether they run in a terminal: pandas, imported in a
+    plain process, sets ``display.max_columns`` to 0 (fit the terminal) instead of a kernel's 20, and a forked
+    kernel's DataFrame text would come out truncated, unlike a plain kernel's."""
+    import builtins
+
+    had = hasattr(builtins, "get_ipython")
+    if not had:  # pandas calls it and checks only for a `kernel` attribute; nothing else sees this stand-in
+        builtins.get_ipython = _KernelShell
+    try:
+        yield
+    finally:
+        if not had:
+            del builtins.get_ipython
+
+
 def serve(socket_path: str, preload: list[str], build_pid: int | None = None, idle: float | None = None) -> None:
     """``build_pid``: the build that owns this factory (it dies with it). ``idle``: without one (a reviewer's
     factory), end after that many seconds without a kernel or a request."""
@@ -120,6 +146,13 @@ def serve(socket_path: str, preload: list[str], build_pid: int | None = None, id
     print("listening", flush=True)
     os.dup2(2, 1)  # nobody reads the start-up pipe any more; a full pipe would block a kernel
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    if any(name.split(".")[0] in _KERNEL_AWARE for name in preload):
+        with _as_if_in_a_kernel():
+            for name in _KERNEL_AWARE:
+                try:
+                    __import__(name)
+                except Exception:  # noqa: BLE001 - the notebook will import it (and report the error) itself
+                    pass
     for name in (*KERNEL_MODULES, *preload):
         try:
             __import__(name)
