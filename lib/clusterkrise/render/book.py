@@ -832,7 +832,9 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
             attr = attr_of(el)
             if attr and attr[0]:
                 page_of.setdefault(attr[0], ch.page)
-    for ch in chapters:
+    # only the pages written need their links pointed at other pages (the quick page: one of them)
+    shown = [ch for ch in chapters if only is None or ch.rel in only]
+    for ch in shown:
         for el in walk(ch.blocks):
             if el["t"] == "Link":
                 url = el["c"][2][0]
@@ -840,6 +842,8 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                     el["c"][2][0] = page_of[url[1:]] + url
     jobs = []
     for i, ch in enumerate(chapters):
+        if only is not None and ch.rel not in only:
+            continue
         page = {"pandoc-api-version": doc["pandoc-api-version"], "meta": {}, "blocks": ch.blocks}
         listed_h2 = [
             el for el in walk(ch.blocks)
@@ -861,8 +865,7 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                 args += ["-V", f"book-date={html.escape(display_date(cfg.date))}"]
         if len(listed_h2) >= 2:
             args += ["--toc", "--toc-depth=3"]
-        if only is None or ch.rel in only:
-            jobs.append((ch, args, json.dumps(page)))
+        jobs.append((ch, args, json.dumps(page)))
 
     results = results_dir if results_dir.is_dir() else None
     data_key = _results_digest(results) if cache else ""
