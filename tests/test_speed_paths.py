@@ -88,6 +88,33 @@ def test_the_quick_page_is_the_page_of_the_full_render(tmp_path):
     assert written[0].read_bytes() == (tmp_path / "full" / "02-ergebnisse.html").read_bytes()
 
 
+def test_reused_citations_equal_a_fresh_citeproc_run(tmp_path):
+    """The book filter reuses the last render's citeproc result when the book cites the same works in the same
+    order: the quick page and the book then equal a render without a cache, and a changed citation is
+    formatted afresh."""
+    project, plain = mini_book(tmp_path, True), mini_book(tmp_path, False)
+    book = tmp_path / "book"
+    render_book(project, book, formats=("html",), executed_dir=project / "executed")
+    memos = project / "_build" / "render-cache" / "citeproc"
+    assert len(list(memos.glob("*.citeproc"))) == 1, "the first render stores its citeproc result"
+    for folder in (project, plain):
+        edit(folder)
+    written = render_pages(project, book, [project / "chapters" / "02-ergebnisse.qmd"], executed_dir=project / "executed")
+    render_book(project, tmp_path / "again", formats=("html",), executed_dir=project / "executed")
+    assert len(list(memos.glob("*.citeproc"))) == 1, "same citations: the stored result was reused"
+    render_book(plain, tmp_path / "plain", formats=("html",), executed_dir=plain / "executed")
+    assert tree(tmp_path / "again") == tree(tmp_path / "plain")
+    assert written[0].read_bytes() == (tmp_path / "plain" / "02-ergebnisse.html").read_bytes()
+    for folder in (project, plain):  # now cite the second work too: the bibliography changes
+        chapter = folder / "chapters" / "02-ergebnisse.qmd"
+        chapter.write_text(chapter.read_text(encoding="utf-8") + "\nSiehe auch @beta2021.\n", encoding="utf-8")
+    render_book(project, tmp_path / "cited", formats=("html",), executed_dir=project / "executed")
+    render_book(plain, tmp_path / "cited-plain", formats=("html",), executed_dir=plain / "executed")
+    assert len(list(memos.glob("*.citeproc"))) == 2
+    assert tree(tmp_path / "cited") == tree(tmp_path / "cited-plain")
+    assert tree(tmp_path / "cited")["references.html"] != tree(tmp_path / "again")["references.html"]
+
+
 def test_a_process_that_renders_again_sees_every_change(tmp_path):
     """The memos a rendering process keeps (executed notebooks, figure data tables) never return an old version."""
     project = mini_book(tmp_path, True)

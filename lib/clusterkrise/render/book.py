@@ -222,6 +222,14 @@ class RenderCache:
         for path in self.folder.glob("*/*.json"):
             if path not in self.used:
                 path.unlink(missing_ok=True)
+        # the book filter's citeproc results (it names them itself): the last few citation sets
+        memos = sorted(self.folder.glob("citeproc/*.citeproc"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for path in memos[CITEPROC_MEMOS_KEPT:]:
+            path.unlink(missing_ok=True)
+
+
+# the quick page's skeletons and the book may differ in citations; a citation edit adds one more
+CITEPROC_MEMOS_KEPT = 4
 
 
 def render_cache_for(project_dir: Path) -> RenderCache:
@@ -564,10 +572,14 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
         "meta": {},
         "blocks": [_div(ch.blocks, ["book-chapter"], passes.mark(ch)) for ch in chapters],
     }
+    memo: list[str] = []
+    if cache and cache.folder is not None:  # the filter reuses the last citeproc result for the same citations
+        (cache.folder / "citeproc").mkdir(parents=True, exist_ok=True)
+        memo = ["-M", f"citeproc-memo={cache.folder / 'citeproc' / cache.key('citeproc', passes.inputs)}"]
     with timed("render", "pandoc-filter"):
         filtered = run_pandoc(
             # the filter runs citeproc itself, as its last step (it then marks each entry's language)
-            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book",
+            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book", *memo,
              "--lua-filter", str(FILTER)],
             step="pandoc-filter",
             file="book (all chapters)",

@@ -812,6 +812,68 @@ local function chapter_pass(doc)
   return doc
 end
 
+-- Citeproc's result depends on the citations in book order, the bibliography, the style and the language,
+-- not on the prose between them: after a prose edit the book has the citations of the last render, and the
+-- renderer passes `citeproc-memo` (a file name holding a digest of the bibliography, style and metadata) to
+-- reuse that render's formatted citations and bibliography (`#refs`) instead of running citeproc again.
+local function cites_of(doc)
+  local cites = {}
+  doc:walk({ Cite = function(cite)
+    cites[#cites + 1] = cite
+  end })
+  return cites
+end
+
+local function refs_div(doc)
+  local found = nil
+  doc:walk({ Div = function(div)
+    if div.identifier == "refs" and not found then
+      found = div
+    end
+  end })
+  return found
+end
+
+local function citeproc_memoised(doc, memo)
+  local cites = cites_of(doc)
+  if not refs_div(doc) then
+    return pandoc.utils.citeproc(doc)
+  end
+  local key = pandoc.utils.sha1(memo .. "\0" .. pandoc.write(pandoc.Pandoc({ pandoc.Plain(cites) }, doc.meta), "json"))
+  local path = memo .. "-" .. key .. ".citeproc"
+  local file = io.open(path, "r")
+  if file then
+    local stored = pandoc.read(file:read("a"), "json")
+    file:close()
+    local done, refs = stored.blocks[1].content, stored.blocks[2]
+    local i = 0
+    doc = doc:walk({ Cite = function()
+      i = i + 1
+      return done[i]
+    end })
+    if i == #done then
+      return doc:walk({ Div = function(div)
+        if div.identifier == "refs" then
+          return refs
+        end
+      end })
+    end
+    -- not the citations it was stored for (cannot happen with an equal key): format them afresh
+  end
+  doc = pandoc.utils.citeproc(doc)
+  local done = cites_of(doc)
+  if #done == #cites and refs_div(doc) then
+    local tmp = path .. ".tmp"
+    local out = io.open(tmp, "w")
+    if out then
+      out:write(pandoc.write(pandoc.Pandoc({ pandoc.Plain(done), refs_div(doc) }), "json"))
+      out:close()
+      os.rename(tmp, path)
+    end
+  end
+  return doc
+end
+
 local function book_pass(doc)
   doc = numbering_pass(doc)
   current_source = nil
@@ -819,7 +881,9 @@ local function book_pass(doc)
   crossrefs.Div = track_chapter
   doc = doc:walk(crossrefs)
   -- citeproc here rather than after the filter, so the entries it writes get their language
-  doc = pandoc.utils.citeproc(doc)
+  local memo = doc.meta["citeproc-memo"] and stringify(doc.meta["citeproc-memo"])
+  doc.meta["citeproc-memo"] = nil
+  doc = memo and citeproc_memoised(doc, memo) or pandoc.utils.citeproc(doc)
   return doc:walk({ Div = entry_lang })
 end
 
