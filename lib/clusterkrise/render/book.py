@@ -19,6 +19,7 @@ import html
 import json
 import os
 import re
+import functools
 import hashlib
 import shutil
 import subprocess
@@ -665,6 +666,7 @@ def svg_min_width(svg: str) -> float | None:
     return MIN_CHART_TEXT_PX * float(box.group("w")) / min(sizes)
 
 
+@functools.lru_cache(maxsize=256)  # a process that renders again (the preview) rewrites each figure once
 def inline_svg(svg: str, prefix: str, label: str) -> str:
     """An SVG file as an element of the page: no XML prolog, ids unique on the page, scaled by CSS,
     announced as one image with ``label``."""
