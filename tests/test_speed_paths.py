@@ -89,9 +89,9 @@ def test_the_quick_page_is_the_page_of_the_full_render(tmp_path):
 
 
 def test_reused_citations_equal_a_fresh_citeproc_run(tmp_path):
-    """The book filter reuses the last render's citeproc result when the book cites the same works in the same
-    order: the quick page and the book then equal a render without a cache, and a changed citation is
-    formatted afresh."""
+    """The book filter reuses the last render's citeproc results (the bibliography when the book cites the same
+    works in the same order, each reading list): the quick page and the book then equal a render without a
+    cache, and a changed citation or grouping is formatted afresh."""
     project, plain = mini_book(tmp_path, True), mini_book(tmp_path, False)
     book = tmp_path / "book"
     render_book(project, book, formats=("html",), executed_dir=project / "executed")
@@ -113,6 +113,15 @@ def test_reused_citations_equal_a_fresh_citeproc_run(tmp_path):
     assert len(list(memos.glob("*.citeproc"))) == 2
     assert tree(tmp_path / "cited") == tree(tmp_path / "cited-plain")
     assert tree(tmp_path / "cited")["references.html"] != tree(tmp_path / "again")["references.html"]
+    # the reading lists are kept too (chapter 02 has one); new grouping data is seen
+    assert list(memos.glob("*.list"))
+    for folder in (project, plain):
+        lists = folder / "data" / "reading_lists.yaml"
+        lists.write_text(lists.read_text(encoding="utf-8").replace("Zum Testen:", "Neu gruppiert:"), encoding="utf-8")
+    render_book(project, tmp_path / "grouped", formats=("html",), executed_dir=project / "executed")
+    render_book(plain, tmp_path / "grouped-plain", formats=("html",), executed_dir=plain / "executed")
+    assert tree(tmp_path / "grouped") == tree(tmp_path / "grouped-plain")
+    assert "Neu gruppiert:" in tree(tmp_path / "grouped")["02-ergebnisse.html"].decode("utf-8")
 
 
 def test_a_process_that_renders_again_sees_every_change(tmp_path):

@@ -227,10 +227,14 @@ class RenderCache:
         memos = sorted(self.folder.glob("citeproc/*.citeproc"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for path in memos[CITEPROC_MEMOS_KEPT:]:
             path.unlink(missing_ok=True)
+        lists = sorted(self.folder.glob("citeproc/*.list"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        for path in lists[READING_LIST_MEMOS_KEPT:]:
+            path.unlink(missing_ok=True)
 
 
 # the quick page's skeletons and the book may differ in citations; a citation edit adds one more
 CITEPROC_MEMOS_KEPT = 4
+READING_LIST_MEMOS_KEPT = 64  # the book has one reading list per chapter
 
 
 def render_cache_for(project_dir: Path) -> RenderCache:
@@ -456,6 +460,11 @@ class _ChapterPass:
         self.cfg, self.version, self.meta_file, self.cache = cfg, version, meta_file, cache
         self.here = json.dumps(str(staging))[1:-1]
         self.inputs = _filter_inputs_digest(cfg, meta_file) if cache else ""
+        # the filter reuses the last citeproc results (bibliography, reading lists) for the same citations
+        self.memo: list[str] = []
+        if cache and cache.folder is not None:
+            (cache.folder / "citeproc").mkdir(parents=True, exist_ok=True)
+            self.memo = ["-M", f"citeproc-memo={cache.folder / 'citeproc' / cache.key('citeproc', self.inputs)}"]
         self.keys: dict[str, str] = {}
         self.missing: list[Chapter] = []
 
@@ -514,7 +523,7 @@ class _ChapterPass:
                                 "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in batch]})
             out = json.loads(run_pandoc(
                 ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=chapter",
-                 "--lua-filter", str(FILTER)],
+                 *self.memo, "--lua-filter", str(FILTER)],
                 step="pandoc-filter", file=batch[0].rel if len(batch) == 1 else "book (chapters)", stdin=stdin,
                 cwd=cfg.project_dir,
             ))
@@ -573,14 +582,10 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
         "meta": {},
         "blocks": [_div(ch.blocks, ["book-chapter"], passes.mark(ch)) for ch in chapters],
     }
-    memo: list[str] = []
-    if cache and cache.folder is not None:  # the filter reuses the last citeproc result for the same citations
-        (cache.folder / "citeproc").mkdir(parents=True, exist_ok=True)
-        memo = ["-M", f"citeproc-memo={cache.folder / 'citeproc' / cache.key('citeproc', passes.inputs)}"]
     with timed("render", "pandoc-filter"):
         filtered = run_pandoc(
             # the filter runs citeproc itself, as its last step (it then marks each entry's language)
-            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book", *memo,
+            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book", *passes.memo,
              "--lua-filter", str(FILTER)],
             step="pandoc-filter",
             file="book (all chapters)",

@@ -289,7 +289,32 @@ local function formatted_entries(keys)
   return entries
 end
 
+local reading_list_formatted
+
 local function reading_list(div)
+  -- a reading list depends on its chapter's keys, the grouping data, the bibliography and the style, not on
+  -- the prose around it: with `citeproc-memo` the last render's list is reused (one citeproc run per topic)
+  if not config.memo then
+    return reading_list_formatted(div)
+  end
+  local path = config.memo .. "-" .. pandoc.utils.sha1(div.identifier .. "\0" .. (div.attributes["chapter"] or "")) .. ".list"
+  local file = io.open(path, "r")
+  if file then
+    local stored = pandoc.read(file:read("a"), "json")
+    file:close()
+    return stored.blocks
+  end
+  local blocks = reading_list_formatted(div)
+  local out = io.open(path .. ".tmp", "w")
+  if out then
+    out:write(pandoc.write(pandoc.Pandoc(blocks), "json"))
+    out:close()
+    os.rename(path .. ".tmp", path)
+  end
+  return blocks
+end
+
+reading_list_formatted = function(div)
   local chapter = div.attributes["chapter"]
   if not chapter or chapter == "" then
     fail('a .reading-list div needs a chapter attribute, e.g. chapter="03"')
@@ -881,9 +906,7 @@ local function book_pass(doc)
   crossrefs.Div = track_chapter
   doc = doc:walk(crossrefs)
   -- citeproc here rather than after the filter, so the entries it writes get their language
-  local memo = doc.meta["citeproc-memo"] and stringify(doc.meta["citeproc-memo"])
-  doc.meta["citeproc-memo"] = nil
-  doc = memo and citeproc_memoised(doc, memo) or pandoc.utils.citeproc(doc)
+  doc = config.memo and citeproc_memoised(doc, config.memo) or pandoc.utils.citeproc(doc)
   return doc:walk({ Div = entry_lang })
 end
 
@@ -891,6 +914,8 @@ function Pandoc(doc)
   read_meta(doc.meta)
   local pass = doc.meta["book-pass"] and stringify(doc.meta["book-pass"]) or "all"
   doc.meta["book-pass"] = nil
+  config.memo = doc.meta["citeproc-memo"] and stringify(doc.meta["citeproc-memo"]) or nil
+  doc.meta["citeproc-memo"] = nil
   if pass ~= "chapter" and pass ~= "book" and pass ~= "all" then
     fail("unknown book-pass '" .. pass .. "' (chapter, book)")
   end
