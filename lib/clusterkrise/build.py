@@ -632,8 +632,8 @@ def _kernel_env(layout: Layout) -> dict[str, str]:
         "SOURCE_DATE_EPOCH": str(source_date_epoch(layout.root)),
         # the survey file is loaded and validated once per build, not once per notebook (clusterkrise.datacache)
         "CLUSTERKRISE_DATA_CACHE": str(layout.build / "data-cache"),
-        # figures drawn before, by content (clusterkrise.figcache); the notebooks write into a staging folder,
-        # so the cache is named here rather than found beside their output; a setting of the caller wins
+        # figures drawn before, by content (clusterkrise.figcache): this project's folder, which may not be the
+        # library's own project (`clusterkrise -C OTHER build`); a setting of the caller wins
         "CLUSTERKRISE_FIGURE_CACHE": os.environ.get("CLUSTERKRISE_FIGURE_CACHE") or str(layout.build / "cache" / "figures"),
     }
 
