@@ -114,11 +114,6 @@ def naive_build(root: Path, stand_in: bool, formats: str) -> float:
         done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"naive: papermill failed on {nb.name}:\n{done.stderr[-3000:]}")
-    if (layout.lib / "facts.py").is_file():  # the book's facts variables, as the build computes them
-        done = subprocess.run([sys.executable, "-c", b.FactsJob.CODE], cwd=root, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"naive: facts failed:\n{done.stderr[-3000:]}")
-        layout.facts_file.write_text(done.stdout, encoding="utf-8")
     render = [sys.executable, __file__, "--child", "render", str(root), "1" if stand_in else "0", "1", formats, "1"]
     done = subprocess.run(render, cwd=root, capture_output=True, text=True)
     if done.returncode != 0:
