@@ -188,3 +188,20 @@ def test_without_a_private_runtime_folder_the_kernel_is_a_plain_one(kernelspec, 
     assert "no warm factory" in done.stderr
     assert factories(kernelspec) == []
     assert probe_result(tmp_path / "out.ipynb")["pandas"] is False
+
+
+def test_papermill_still_imports_when_another_clusterkrise_shadows_the_installed_one(tmp_path):
+    """papermill loads every engine's entry point when it is imported: a checkout or test project whose own
+    ``clusterkrise`` package comes first on PYTHONPATH must not break papermill (its engine is then papermill's)."""
+    stand_in = tmp_path / "lib" / "clusterkrise"
+    stand_in.mkdir(parents=True)
+    (stand_in / "__init__.py").write_text("", encoding="utf-8")
+    code = "import papermill.engines as e; print(e.papermill_engines.get_engine('clusterkrise').__name__)"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "lib")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "NBClientEngine"
+    env["PYTHONPATH"] = str(ROOT / "lib")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ClusterkriseEngine"

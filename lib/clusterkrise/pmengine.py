@@ -19,8 +19,9 @@ nothing but time, used by the build and available to reviewers as ``papermill --
 The cells, their order, the kernel and every output are papermill's: tests/test_warm_kernelspec.py checks that
 the engine gives the same results files and cell outputs as papermill's default engine.
 
-papermill finds the engine through the ``papermill.engine`` entry point of the installed project, and imports
-this module whenever papermill itself is imported: it imports nothing papermill has not imported already.
+papermill finds the engine through the ``papermill.engine`` entry point of the installed project
+(``lib/papermill_clusterkrise.py``), and imports it whenever papermill itself is imported: this module imports
+nothing papermill has not imported already.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class ClusterkriseEngine(NBClientEngine):
         return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
 
-# The build imports this module without relying on the entry point (a checkout used through PYTHONPATH).
-if ENGINE_NAME not in papermill_engines._engines:
-    papermill_engines.register(ENGINE_NAME, ClusterkriseEngine)
+# The build imports this module without relying on the entry point (a checkout used through PYTHONPATH). Always
+# (re)registered: when this import is what first imports papermill, papermill loads the entry point while this
+# module is half done, and the entry point falls back to papermill's own engine (lib/papermill_clusterkrise.py).
+papermill_engines.register(ENGINE_NAME, ClusterkriseEngine)
