@@ -11,13 +11,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
-# libyaml's parser where installed (the same constructor, so the same values): the registry and the codebook
-# are read on every build, also on one with nothing to do
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 from . import DATA_DIR
+from .yamlload import load_yaml
 
 CODEBOOK_PATH = DATA_DIR / "codebook.yaml"
 
@@ -226,7 +221,7 @@ def parse_codebook(raw: dict[str, Any]) -> Codebook:
 @lru_cache(maxsize=4)
 def _load_cached(path: str, mtime_ns: int) -> Codebook:
     with open(path, encoding="utf-8") as fh:
-        return parse_codebook(yaml.load(fh, Loader=_YAML_LOADER))
+        return parse_codebook(load_yaml(fh.read()))
 
 
 def load_codebook(path: Path | str | None = None) -> Codebook:

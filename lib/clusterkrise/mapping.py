@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from .codebook import Codebook, Question, Scale, load_codebook
+from .yamlload import load_yaml
 
 __all__ = ["MISSING_WORDS", "Mapping", "MappingError", "QuestionMap", "TOOLS", "load_mapping", "looks_missing", "template", "value_key"]
 
@@ -236,7 +237,7 @@ def load_mapping(path: str | Path, codebook: Codebook | None = None) -> Mapping:
     if not p.is_file():
         raise MappingError(f"mapping file not found: {p}; write one with `clusterkrise mapping-template --tool sosci|limesurvey|unipark -o {p.name}`")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = load_yaml(p.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise MappingError(f"{p.name}: not readable as UTF-8 YAML: {err}") from None
     return parse_mapping(raw, codebook, source=p.name)

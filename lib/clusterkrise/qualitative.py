@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from clusterkrise import DATA_DIR, PROJECT_ROOT
+from clusterkrise.yamlload import load_yaml
 
 QUALITATIVE_DIR = DATA_DIR / "qualitative"
 OPEN_ANSWER_SOURCE = DATA_DIR / "survey" / "open_answers_source.yaml"
@@ -54,7 +55,7 @@ def _read_yaml(path: str | Path | None, default: Path) -> tuple[Any, str]:
     if not path.is_file():
         raise ValueError(f"{name}: file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ValueError(f"{name}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

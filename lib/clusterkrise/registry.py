@@ -22,14 +22,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     import pandas as pd
 
-import yaml
-
-# libyaml's parser where installed (the same constructor, so the same values): the registry and the codebook
-# are read on every build, also on one with nothing to do
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 from . import DATA_DIR
 from . import formatting as fmt
+from .yamlload import load_yaml
 
 FACTS_PATH = DATA_DIR / "published_facts.yaml"
 READINGS_PATH = DATA_DIR / "verbal_quantities.yaml"
@@ -88,7 +83,7 @@ def parse_interval(text: str, phrase: str = "") -> Interval:
 
 def load_readings(path: Path | str | None = None) -> dict[str, Reading]:
     with open(path or READINGS_PATH, encoding="utf-8") as fh:
-        raw = yaml.load(fh, Loader=_YAML_LOADER)
+        raw = load_yaml(fh.read())
     out = {}
     for phrase, entry in (raw.get("readings") or {}).items():
         unit = entry.get("unit")
@@ -149,7 +144,7 @@ class Fact:
 
 def load_facts(path: Path | str | None = None) -> list[Fact]:
     with open(path or FACTS_PATH, encoding="utf-8") as fh:
-        raw = yaml.load(fh, Loader=_YAML_LOADER)
+        raw = load_yaml(fh.read())
     facts = []
     seen = set()
     readings: dict[str, Reading] | None = None

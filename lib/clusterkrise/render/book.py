@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from ..timing import timed
+from ..yamlload import load_yaml
 from .errors import RenderError
 from .shortcodes import NotebookEmbedder, resolve_shortcodes
 
@@ -45,8 +46,6 @@ CSS = PACKAGE_DIR / "assets" / "book.css"
 # pandoc runs are subprocesses: one per core keeps both cores busy without oversubscribing.
 PANDOC_WORKERS = max(1, os.cpu_count() or 1)
 
-# libyaml's safe loader where installed: the variables file holds about a thousand values
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Chapter shown on the PDF's imprint page instead of as a chapter of its own.
 IMPRINT_STEM = "imprint"
 # Keys of _quarto.yml handed to pandoc (and so to the filter) as document metadata.
@@ -87,7 +86,7 @@ def _chapter_list(entries: list[Any]) -> Iterator[str]:
 def load_config(project_dir: Path) -> BookConfig:
     path = Path(project_dir) / "_quarto.yml"
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise RenderError("config", str(path), "no _quarto.yml in the project directory") from None
     except yaml.YAMLError as exc:
@@ -140,7 +139,7 @@ def load_variables(project_dir: Path, overrides: Mapping[str, Any] | None = None
     base: dict[str, Any] = {}
     if path.is_file():
         try:
-            base = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+            base = load_yaml(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as exc:
             raise RenderError("config", str(path), f"invalid YAML: {exc}") from None
         if not isinstance(base, dict):
@@ -441,7 +440,7 @@ def _skeleton(blocks: list[Any]) -> list[Any]:
 def _filter_inputs_digest(cfg: BookConfig, meta_file: Path) -> str:
     """The metadata the book filter reads and the content of every file it names (bibliography, style,
     reading lists, notes prompts): part of the key of a chapter's filtered blocks."""
-    meta = yaml.load(meta_file.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    meta = load_yaml(meta_file.read_text(encoding="utf-8")) or {}
     paths = [*meta.get("bibliography", []), *(meta[k] for k in PATH_META if k in meta)]
     digest = hashlib.sha256(meta_file.read_bytes())
     for path in paths:

@@ -27,8 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..yamlload import load_yaml
 from .errors import RenderError
 
 SHORTCODE = re.compile(r"(?P<esc>\{)?\{\{<\s*(?P<name>[\w-]+)(?P<args>.*?)>\}\}(?(esc)\})", re.S)
@@ -105,8 +104,7 @@ def cell_options(source: str) -> dict[str, Any]:
             lines.append(line[2:].removeprefix(" "))
         elif line.strip():
             break
-    # the C loader: a book has a few hundred cell-option blocks
-    options = yaml.load("\n".join(lines), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if lines else None
+    options = load_yaml("\n".join(lines)) if lines else None  # a book has a few hundred cell-option blocks
     return options if isinstance(options, dict) else {}
 
 
