@@ -23,6 +23,7 @@ from clusterkrise import build as b
 from clusterkrise.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "build"
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
@@ -401,6 +402,36 @@ def test_warm_kernels_are_forked_from_the_factory_with_preloaded_modules(tmp_pat
         assert int(parent) == factory.process.pid
         assert preloaded == "True" and Path(cwd) == tmp_path
     assert factory.process.poll() is not None, "leaving the context stops the factory"
+
+
+def test_a_factory_started_without_a_list_imports_the_list_it_is_sent_and_freezes_it(tmp_path, monkeypatch):
+    """The build starts its factory before it has parsed the sources and sends the list of modules later; the
+    kernels it forks collect garbage (gc enabled) but never walk what the factory imported (frozen)."""
+    import nbclient
+
+    from clusterkrise.warmkernel import Factory
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "py"}})
+    nb.cells = [nbformat.v4.new_code_cell("import gc, sys\nprint('colorsys' in sys.modules, gc.isenabled(), gc.get_freeze_count() > 1000)")]
+    with Factory(b._kernel_env(b.Layout(tmp_path)), tmp_path / "kernels.log", preload=None) as factory:
+        factory.preload(["colorsys"])
+        for key, value in factory.env().items():
+            monkeypatch.setenv(key, value)
+        nbclient.NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert nb.cells[0].outputs[0]["text"].split() == ["True", "True", "True"]
+
+
+def test_the_builds_factory_also_preloads_the_library_modules_the_notebooks_use():
+    """Only the build's own factory (it lives as long as the build): a reviewer's never holds lib/."""
+    layout = b.Layout(ROOT)
+    notebooks = b.discover_notebooks(layout)
+    third_party = b.preload_modules(notebooks, layout.lib)
+    with_library = b.preload_modules(notebooks, layout.lib, library=True)
+    assert not [m for m in third_party if m.split(".")[0] == "clusterkrise"]
+    assert with_library[:len(third_party)] == third_party, "third-party first"
+    library = with_library[len(third_party):]
+    assert {"clusterkrise", "clusterkrise.results", "clusterkrise.plots", "clusterkrise.survey"} <= set(library)
+    assert "clusterkrise.build" not in library and "clusterkrise.render" not in library, "only what notebooks import"
 
 
 def test_noop_build_parses_no_source_again(project):

@@ -433,14 +433,23 @@ def third_party_imports(sources: Iterable[str], package: str, index: ImportIndex
     return {name for name in names if name.split(".")[0] not in (package, "__future__")}
 
 
-def preload_modules(notebooks: Iterable[Notebook], lib: Path, index: ImportIndex | None = None) -> list[str]:
-    """What the notebooks import, directly or through the library files they import."""
+def preload_modules(notebooks: Iterable[Notebook], lib: Path, index: ImportIndex | None = None, *,
+                    library: bool = False) -> list[str]:
+    """What the notebooks import, directly or through the library files they import: the third-party modules,
+    then (``library=True``: a build's own factory, which lives as long as the build) the library's modules."""
     sources: list[str] = []
+    files: set[Path] = set()
     for nb in notebooks:
         sources.extend(nb.code)
         closure = lib_closure(nb.code, lib, index) if lib.is_dir() else set()
-        sources.extend(path.read_text(encoding="utf-8") for path in sorted(closure or ()))
-    return sorted(third_party_imports(sources, lib.name, index))
+        files.update(closure or ())
+    sources.extend(path.read_text(encoding="utf-8") for path in sorted(files))
+    modules = sorted(third_party_imports(sources, lib.name, index))
+    if library:
+        for path in sorted(files):
+            parts = path.relative_to(lib.parent).with_suffix("").parts
+            modules.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return modules
 
 
 def resolve_param_path(value: str, layout: Layout) -> Path:
@@ -910,12 +919,13 @@ def execute_notebooks(
         layout.logs.mkdir(parents=True, exist_ok=True)
         (layout.logs / "kernels.log").write_bytes(b"")
         try:
-            factory = Factory(kernel_env(), layout.logs / "kernels.log",
-                              preload_modules(todo, layout.lib, hasher.imports))
+            # The list of modules follows once the sources are parsed; the kernel's own imports start meanwhile.
+            factory = Factory(kernel_env(), layout.logs / "kernels.log", preload=None)
             stack.push(factory.__exit__)
             factory.start()
             procs.record(layout.kernels_record, factory.process.pid, factory.folder)
             stack.callback(layout.kernels_record.unlink, missing_ok=True)
+            factory.preload(preload_modules(todo, layout.lib, hasher.imports, library=True))
         except OSError as error:
             stack.close()
             factory = None
