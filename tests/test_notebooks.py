@@ -392,6 +392,25 @@ def test_displays_come_from_labelled_cells(runs, path):
 
 
 @pytest.mark.slow
+def test_figure_cells_show_the_svg_file_they_wrote(runs):
+    """A figure cell displays the SVG that is in the results folder, from its <svg> element on: the file's own
+    text, not a re-serialised copy (the book embeds the display, so both must be the same drawing)."""
+    run = runs["default"]
+    checked = []
+    for path in NOTEBOOKS:
+        for cell in _read(run.executed / path.name).cells:
+            label = _options(cell.source).get("label", "") if cell.cell_type == "code" else ""
+            if not label.startswith("fig-"):
+                continue
+            shown = [out["data"]["image/svg+xml"] for out in cell.get("outputs", []) if "image/svg+xml" in out.get("data", {})]
+            (file,) = run.results.glob(f"*/{label.removeprefix('fig-')}.svg")
+            text = file.read_text(encoding="utf-8")
+            assert shown == [text[text.index("<svg"):]], f"{path.name} {label}"
+            checked.append(label)
+    assert len(checked) >= 40, checked
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_produced_matches_labels(runs, path):
     """What a notebook records as produced is what its cells are labelled, and the files are there."""

@@ -142,7 +142,7 @@ class ChapterResults:
     def figure(self, label: str, fig, data: pd.DataFrame, *, alt: str, n: int | None = None,
                utest: pd.DataFrame | None = None) -> None:
         """Save figure ``label`` ("abb-16") as SVG with its tidy values (CSV) and display it."""
-        from IPython.display import SVG, display
+        from IPython.display import display
 
         from .figcache import figure_cache
         from .plots import save_figure
@@ -157,7 +157,10 @@ class ChapterResults:
         svg = save_figure(fig, stem, alt_text=alt, cache=figure_cache())
         self._write_csv(stem.with_suffix(".csv"), data, utest)
         self.produced.append(label)
-        display(SVG(filename=str(svg)))
+        # The file's text from its <svg> element on, as IPython's SVG object would show it -- without its XML
+        # parse and re-serialisation (a fifth of a second per ten figures) of a file written just now.
+        text = svg.read_text(encoding="utf-8")
+        display({"image/svg+xml": text[text.index("<svg"):]}, raw=True)
 
     def table(self, label: str, shown: pd.DataFrame, *, n: int | None = None, data: pd.DataFrame | None = None,
               utest: pd.DataFrame | None = None, note: str | None = None) -> None:
