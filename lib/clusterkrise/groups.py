@@ -170,13 +170,8 @@ def east_west(df: pd.DataFrame, *, berlin: str = "east", multi_state: str = "exc
 
     east = set(EAST_STATES) | ({"BE"} if berlin == "east" else set())
     west = set(STATES) - set(EAST_STATES) - {"BE"} | ({"BE"} if berlin == "west" else set())
-    ticks = {}
-    for state in STATES:
-        col = f"D1_{state}"
-        values = _numeric(df, col)
-        _check_values(values, {0.0, 1.0}, col)
-        ticks[state] = values.eq(1)
-    ticked = pd.DataFrame(ticks)
+    ticked = _ticked(df, columns)
+    ticked.columns = list(STATES)
     n_east = ticked[sorted(east)].sum(axis=1)
     n_west = ticked[sorted(west)].sum(axis=1)
     answered = ticked.any(axis=1)
