@@ -349,3 +349,50 @@ def test_figure_data_tables_print_numbers_in_german_notation(cell, shown):
     from clusterkrise.render.book import german_cell
 
     assert german_cell(cell) == shown
+
+
+def _pandas_data_table_html(raw: bytes) -> str:
+    """What the figure data tables were before: pandas' read_csv and to_html (the reference for the markup)."""
+    import io
+
+    import pandas as pd
+
+    from clusterkrise.render.book import german_cell
+
+    frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False).map(german_cell)
+    parts = [("", frame)]
+    if "section" in frame.columns:
+        parts = [(name, part.drop(columns="section")) for name, part in frame.groupby("section", sort=False)]
+    out = []
+    for name, part in parts:
+        table = part.loc[:, (part != "").any(axis=0)].to_html(index=False, border=0, classes="figure-data-table", escape=True)
+        caption = {"values": "Werte", "utest": "U-Tests"}.get(name, "")
+        out.append('<div class="table-scroll">'
+                   + (table.replace(">", f"><caption>{caption}</caption>", 1) if caption else table) + "</div>")
+    return "\n".join(out)
+
+
+DATA_TABLE_CASES = {
+    "plain": "item,label,share\nA1_01,Umsatz <50 %,0.25\nA1_02,\"Kosten, fix\",12\n",
+    "sections": "item,n,p,section\nA1,160,,values\nA2,158,,values\nA1,,0.0314961,utest\n",
+    "empty column in one part": "item,value,note,section\nx,1.5,,values\nx,,a & b,utest\ny,,\"\"\"zitiert\"\"\",utest\n",
+    "flags and text": "grouping,significant,robust\nOst/West,True,False\n",
+}
+
+
+@pytest.mark.parametrize("text", DATA_TABLE_CASES.values(), ids=DATA_TABLE_CASES.keys())
+def test_figure_data_tables_have_the_markup_pandas_to_html_wrote(text):
+    from clusterkrise.render.book import _data_table_html
+
+    assert _data_table_html(text.encode("utf-8")) == _pandas_data_table_html(text.encode("utf-8"))
+
+
+@pytest.mark.slow
+def test_every_figure_data_table_of_the_book_has_the_markup_pandas_to_html_wrote(executed_project):
+    from clusterkrise.render.book import _data_table_html
+
+    files = sorted(executed_project.results.glob("*/*.csv"))
+    assert len(files) >= 40, "every chapter's results are there"
+    for csv_file in files:
+        raw = csv_file.read_bytes()
+        assert _data_table_html(raw) == _pandas_data_table_html(raw), csv_file.name

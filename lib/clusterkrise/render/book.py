@@ -724,23 +724,41 @@ def data_table_html(csv_path: Path) -> str:
 
 
 def _data_table_html(raw: bytes) -> str:
+    # The csv module and the markup of pandas' DataFrame.to_html(index=False) (tests/test_render.py compares
+    # the two on every figure's data): the render never needs pandas, whose import and to_html took half a
+    # second of every clean render.
+    import csv
     import io
 
-    import pandas as pd
-
-    frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False).map(german_cell)
-    parts = [("", frame)]
-    if "section" in frame.columns:
-        parts = [(name, part.drop(columns="section")) for name, part in frame.groupby("section", sort=False)]
+    columns, *rows = [row for row in csv.reader(io.StringIO(raw.decode("utf-8"))) if row]
+    rows = [[german_cell(cell) for cell in row] + [""] * (len(columns) - len(row)) for row in rows]
+    parts: dict[str, list[list[str]]] = {"": rows}
+    if "section" in columns:  # the plotted values, then the U-tests, in the order of the file
+        at = columns.index("section")
+        columns = columns[:at] + columns[at + 1:]
+        parts = {}
+        for row in rows:
+            parts.setdefault(row[at], []).append(row[:at] + row[at + 1:])
     out = []
-    for name, part in parts:
-        part = part.loc[:, (part != "").any(axis=0)]
+    for name, part in parts.items():
+        keep = [i for i in range(len(columns)) if any(row[i] for row in part)]  # no column empty in this part
         caption = {"values": "Werte", "utest": "U-Tests"}.get(name, "")
-        table = part.to_html(index=False, border=0, classes="figure-data-table", escape=True)
-        if caption:
-            table = table.replace(">", f"><caption>{caption}</caption>", 1)
-        out.append('<div class="table-scroll">' + table + "</div>")
+        out.append('<div class="table-scroll">' + _html_table([columns[i] for i in keep],
+                                                                [[row[i] for i in keep] for row in part], caption) + "</div>")
     return "\n".join(out)
+
+
+def _html_table(columns: list[str], rows: list[list[str]], caption: str = "") -> str:
+    def cell(tag: str, text: str) -> str:
+        return f"      <{tag}>{html.escape(text, quote=False)}</{tag}>"
+
+    lines = ['<table class="dataframe figure-data-table">' + (f"<caption>{caption}</caption>" if caption else ""),
+             "  <thead>", '    <tr style="text-align: right;">', *(cell("th", c) for c in columns), "    </tr>",
+             "  </thead>", "  <tbody>"]
+    for row in rows:
+        lines += ["    <tr>", *(cell("td", v) for v in row), "    </tr>"]
+    lines += ["  </tbody>", "</table>"]
+    return "\n".join(lines)
 
 
 def wrap_tables(body: str) -> str:
