@@ -396,3 +396,19 @@ def test_every_figure_data_table_of_the_book_has_the_markup_pandas_to_html_wrote
     for csv_file in files:
         raw = csv_file.read_bytes()
         assert _data_table_html(raw) == _pandas_data_table_html(raw), csv_file.name
+
+
+def test_an_inlined_svg_gets_page_unique_ids_and_its_references_follow():
+    """Two figures on one page both have matplotlib's ids (p1, p12, ...): each id and each reference to it gets
+    the figure's prefix; an id that begins another (p1, p12) is not mistaken for it; other anchors stay."""
+    from clusterkrise.render.book import inline_svg
+
+    svg = ('<?xml version="1.0"?>\n<svg width="10pt" height="5pt" viewBox="0 0 10 5"><defs><clipPath id="p1"><rect/></clipPath>'
+           '<clipPath id="p12"><rect/></clipPath></defs><g id="axes_1" clip-path="url(#p12)"><use xlink:href="#p1"/>'
+           '<a href="#fig-other">x</a><text style="font: 10px sans">y</text></g></svg>')
+    out = inline_svg.__wrapped__(svg, "fig-abb-01", "Alt")
+    assert out.startswith('<svg class="chart" role="img" aria-label="Alt"')
+    assert 'id="fig-abb-01-p1"' in out and 'id="fig-abb-01-p12"' in out and 'id="fig-abb-01-axes_1"' in out
+    assert 'url(#fig-abb-01-p12)' in out and 'xlink:href="#fig-abb-01-p1"' in out
+    assert 'href="#fig-other"' in out, "a reference to an id the SVG does not hold stays"
+    assert 'width="10pt"' not in out and "<?xml" not in out

@@ -670,15 +670,17 @@ def svg_min_width(svg: str) -> float | None:
     return MIN_CHART_TEXT_PX * float(box.group("w")) / min(sizes)
 
 
+_SVG_ID_OR_REF = re.compile(r'(\bid="|#)([^"()#]+)([")])')
+
+
 @functools.lru_cache(maxsize=256)  # a process that renders again (the preview) rewrites each figure once
 def inline_svg(svg: str, prefix: str, label: str) -> str:
     """An SVG file as an element of the page: no XML prolog, ids unique on the page, scaled by CSS,
     announced as one image with ``label``."""
     svg = re.sub(r"^.*?(?=<svg\b)", "", svg, flags=re.S)
-    ids = re.findall(r'\bid="([^"]+)"', svg)
-    for ident in sorted(set(ids), key=len, reverse=True):
-        svg = svg.replace(f'id="{ident}"', f'id="{prefix}-{ident}"')
-        svg = svg.replace(f"#{ident})", f"#{prefix}-{ident})").replace(f'"#{ident}"', f'"#{prefix}-{ident}"')
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    # every id and every reference to one (url(#x), href="#x"), in one pass over the file
+    svg = _SVG_ID_OR_REF.sub(lambda m: f"{m[1]}{prefix}-{m[2]}{m[3]}" if m[2] in ids else m[0], svg)
     min_width = svg_min_width(svg)
     style = f' style="min-width: {min_width:.0f}px"' if min_width else ""
     svg = re.sub(r'<svg\b([^>]*?)\swidth="[^"]*"', r"<svg\1", svg, count=1)
