@@ -858,6 +858,19 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
     ``meanwhile`` (the PDF) runs in a second thread while pandoc writes the pages; it must not read
     ``chapters``, whose links to other pages this function rewrites (:func:`pdf_input` is taken before);
     ``on_html`` is called as soon as the pages are written."""
+    # The PDF starts first: it takes longer than the pages and needs nothing of what is done for them here.
+    side = ThreadPoolExecutor(max_workers=1) if meanwhile is not None else None
+    other = side.submit(meanwhile) if side is not None else None
+    try:
+        index = _write_pages(cfg, doc, chapters, staging, out_dir, cache, only=only, on_html=on_html)
+    finally:
+        if side is not None:
+            side.shutdown(wait=True)
+    return index if other is None else (index, other.result())
+
+
+def _write_pages(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path,
+                 cache: RenderCache | None, *, only: set[str] | None, on_html: Callable[[Path], Any] | None) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     if (staging / "figures").is_dir():
         shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
@@ -925,24 +938,16 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
             body = body.replace('<body class="', f'<body style="{html.escape(ch.style)}" class="', 1)
         (out_dir / ch.page).write_text(body, encoding="utf-8")
 
-    side = ThreadPoolExecutor(max_workers=1) if meanwhile is not None else None
-    other = side.submit(meanwhile) if side is not None else None
-    try:
-        with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-            list(pool.map(write_page, jobs))
-        (out_dir / "assets").mkdir(exist_ok=True)
-        shutil.copyfile(CSS, out_dir / "assets" / "book.css")
-        # the charts' text is set in DejaVu Sans: the browser gets the same font file as Typst
-        for name in FONT_FILES:
-            shutil.copyfile(Path(font_dirs()[0]) / name, out_dir / "assets" / name)
-        if on_html is not None:
-            on_html(out_dir / "index.html")
-    finally:
-        if side is not None:
-            side.shutdown(wait=True)
-    if other is None:
-        return out_dir / "index.html"
-    return out_dir / "index.html", other.result()
+    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
+        list(pool.map(write_page, jobs))
+    (out_dir / "assets").mkdir(exist_ok=True)
+    shutil.copyfile(CSS, out_dir / "assets" / "book.css")
+    # the charts' text is set in DejaVu Sans: the browser gets the same font file as Typst
+    for name in FONT_FILES:
+        shutil.copyfile(Path(font_dirs()[0]) / name, out_dir / "assets" / name)
+    if on_html is not None:
+        on_html(out_dir / "index.html")
+    return out_dir / "index.html"
 
 
 # --------------------------------------------------------------------------------------------
