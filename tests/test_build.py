@@ -467,3 +467,36 @@ def test_the_engine_is_part_of_the_render_key(project):
                 b.render_engine(functools.partial(rb.render_book, engine="embedded"))}
     assert embedded == {"embedded"}
     assert b.render_engine(functools.partial(rb.render_book, engine="quarto")) == "quarto"
+
+
+def test_the_figure_cache_keeps_the_most_recently_used_entries_up_to_its_size(tmp_path):
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    now = 1_700_000_000
+    for age, name in enumerate(["newest", "middle", "oldest"]):
+        entry = folder / f"{name}.svg.entry"
+        entry.write_bytes(b"x" * 1000)
+        os.utime(entry, (now - age * 60, now - age * 60))
+    stale_tmp = folder / ".newest.svg.entry.abc.tmp"
+    stale_tmp.write_bytes(b"partial")
+    os.utime(stale_tmp, (now, now))  # a writer killed long ago
+    removed = b.prune_figure_cache(folder, max_bytes=2500)
+    assert sorted(p.name for p in removed) == [".newest.svg.entry.abc.tmp", "oldest.svg.entry"]
+    assert sorted(p.name for p in folder.iterdir()) == ["middle.svg.entry", "newest.svg.entry"]
+
+
+def test_a_figure_cache_hit_renews_the_entry_so_pruning_keeps_it(tmp_path):
+    import hashlib
+
+    from clusterkrise.figcache import FigureCache
+
+    cache = FigureCache(tmp_path)
+    for age, key in enumerate(["used-long-ago", "unused"]):
+        svg = f"<svg>{key}</svg>".encode()
+        entry = tmp_path / f"{key}.svg.entry"
+        entry.write_bytes(hashlib.sha256(svg).hexdigest().encode() + b"\n" + svg)
+        os.utime(entry, (1_600_000_000 - age, 1_600_000_000 - age))
+    assert cache.get("used-long-ago") == b"<svg>used-long-ago</svg>"
+    size = (tmp_path / "unused.svg.entry").stat().st_size
+    b.prune_figure_cache(tmp_path, max_bytes=size + 10)
+    assert [p.name for p in tmp_path.iterdir()] == ["used-long-ago.svg.entry"]

@@ -7,7 +7,8 @@ Layout under the project root (see docs/architecture.md):
 ``_build/logs/<step>-<name>.log``  full traceback of the last failure of a step (a successful build removes older ones)
 ``_build/build.lock``              held by the running build (:mod:`.procs`): one build at a time per checkout
 ``_build/cache.json``              the cache manifest (content hashes, parsed imports)
-``_build/cache/figures/``          figures drawn before, by content (:mod:`.figcache`)
+``_build/cache/figures/``          figures drawn before, by content (:mod:`.figcache`), the most recently used
+                                   up to FIGURE_CACHE_BYTES
 ``_build/variables.yml``           every ``values.json`` (printed texts, under ``chNN``) merged, plus
                                    ``study``: the numbers the original study printed (registry)
                                    (copied to ``_variables.yml`` for Quarto with ``--for-quarto``)
@@ -860,6 +861,34 @@ def execute(
     )
 
 
+# About 80 builds' worth of changed figures (42 figures take 0.8 MB).
+FIGURE_CACHE_BYTES = 64 * 2**20
+
+
+def prune_figure_cache(folder: Path, max_bytes: int = FIGURE_CACHE_BYTES) -> list[Path]:
+    """Remove the least recently used entries of the figure cache beyond ``max_bytes`` (a hit renews an entry's
+    time, see :mod:`.figcache`), and temporary files left by a writer that was killed; returns what went.
+    Needs no matplotlib: the build's own process never draws."""
+    entries, removed = [], []
+    now = time.time()
+    for path in folder.glob("*") if folder.is_dir() else ():
+        with contextlib.suppress(OSError):
+            info = path.stat()
+            if path.name.endswith(".svg.entry"):
+                entries.append((info.st_mtime, info.st_size, path))
+            elif path.name.startswith(".") and path.name.endswith(".tmp") and now - info.st_mtime > 3600:
+                path.unlink()
+                removed.append(path)
+    kept = 0
+    for _, size, path in sorted(entries, key=lambda entry: (-entry[0], entry[2].name)):  # newest first
+        kept += size
+        if kept > max_bytes:
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 def execute_notebooks(
     layout: Layout,
     *,
@@ -1084,6 +1113,9 @@ def execute_notebooks(
         stack.close()  # (already closed when the pool was left; this covers a failure before it was entered)
         save_manifest(layout, manifest)
         shutil.rmtree(layout.staging, ignore_errors=True)
+        figures = env.get("CLUSTERKRISE_FIGURE_CACHE", "")
+        if figures and figures.strip().lower() not in ("0", "off", "no", "false"):
+            prune_figure_cache(Path(figures))
     if invalid is not None:  # notebooks that failed on bad data would only repeat this
         raise invalid
     if failures:

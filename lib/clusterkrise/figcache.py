@@ -19,6 +19,10 @@ A figure that cannot be pickled gets no key and is drawn. The cache lives in the
 is one file ``<key>.svg.entry``: the sha256 of the SVG, a newline, the SVG; it is written to a temporary file
 and renamed, and read only when the hash matches, so a partial or damaged entry is drawn again and replaced.
 ``CLUSTERKRISE_FIGURE_CACHE=0`` switches it off (every figure drawn), a path puts it elsewhere.
+
+A hit renews the entry's modification time; after executing notebooks the build keeps the most recently used
+entries up to :data:`clusterkrise.build.FIGURE_CACHE_BYTES` and removes the rest (every changed figure adds an
+entry, and a reviewer trying parameters adds many).
 """
 
 from __future__ import annotations
@@ -196,6 +200,8 @@ class FigureCache:
         head, sep, svg = raw.partition(b"\n")
         if not sep or hashlib.sha256(svg).hexdigest().encode() != head:
             return None
+        with contextlib.suppress(OSError):  # used now: the last to go when the build prunes the cache
+            os.utime(self._entry(key))
         return svg
 
     def copy_to(self, key: str, target: Path) -> bool:
