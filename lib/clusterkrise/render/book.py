@@ -46,8 +46,6 @@ CSS = PACKAGE_DIR / "assets" / "book.css"
 # pandoc runs are subprocesses: one per core keeps both cores busy without oversubscribing.
 PANDOC_WORKERS = max(1, os.cpu_count() or 1)
 
-# Chapter shown on the PDF's imprint page instead of as a chapter of its own.
-IMPRINT_STEM = "imprint"
 # Keys of _quarto.yml handed to pandoc (and so to the filter) as document metadata.
 PASSED_META = ("lang", "nocite", "crossref", "reading-lists", "notes-prompts", "block-colours", "csl", "link-citations")
 # Metadata entries that are paths relative to the project root.
@@ -541,9 +539,12 @@ MIXED_PASS_MAX = 2
 
 
 def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None,
-                   cache: RenderCache | None = None, *, whole: set[str] | None = None):
+                   cache: RenderCache | None = None, *, whole: set[str] | None = None,
+                   on_book_input: Callable[[str, list[str]], Any] | None = None):
     """Parse and filter the book. ``whole``: render only these chapters (paths as in _quarto.yml) in full
-    and the others as a skeleton (:func:`_skeleton`) -- the preview's quick page, never the book."""
+    and the others as a skeleton (:func:`_skeleton`) -- the preview's quick page, never the book.
+    ``on_book_input(json, args)``: called with the book pass's input and pandoc arguments as soon as they are
+    known, before the book pass runs (the PDF runs its own book pass from them, see :func:`render_pdf`)."""
     embedder = NotebookEmbedder(executed_dir, staging / "media") if executed_dir is not None else None
     # Shortcodes one after another (the embedder writes media files and caches notebooks), then the
     # pandoc parses side by side: each is a subprocess, and together they are most of a render.
@@ -581,16 +582,15 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
         "meta": {},
         "blocks": [_div(ch.blocks, ["book-chapter"], passes.mark(ch)) for ch in chapters],
     }
+    # the filter runs citeproc itself, as its last step (it then marks each entry's language)
+    book_args = ["-f", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book", *passes.memo,
+                 "--lua-filter", str(FILTER)]
+    book_input = json.dumps(with_blocks)
+    if on_book_input is not None:
+        on_book_input(book_input, book_args)
     with timed("render", "pandoc-filter"):
-        filtered = run_pandoc(
-            # the filter runs citeproc itself, as its last step (it then marks each entry's language)
-            ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book", *passes.memo,
-             "--lua-filter", str(FILTER)],
-            step="pandoc-filter",
-            file="book (all chapters)",
-            stdin=json.dumps(with_blocks),
-            cwd=cfg.project_dir,
-        )
+        filtered = run_pandoc([*book_args, "-t", "json"], step="pandoc-filter", file="book (all chapters)",
+                              stdin=book_input, cwd=cfg.project_dir)
     doc = json.loads(filtered)
     passes.collect(doc)
     out: list[Chapter] = []
@@ -852,25 +852,9 @@ _DATA_LINK = re.compile(r'<a href="data/([^"/]+\.csv)">')
 
 def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path,
                 cache: RenderCache | None = None, *, only: set[str] | None = None,
-                meanwhile: Callable[[], Any] | None = None, on_html: Callable[[Path], Any] | None = None) -> Any:
-    """Write the HTML pages; returns ``out_dir/index.html``, or with ``meanwhile`` the pair (index, its result).
-
-    ``meanwhile`` (the PDF) runs in a second thread while pandoc writes the pages; it must not read
-    ``chapters``, whose links to other pages this function rewrites (:func:`pdf_input` is taken before);
-    ``on_html`` is called as soon as the pages are written."""
-    # The PDF starts first: it takes longer than the pages and needs nothing of what is done for them here.
-    side = ThreadPoolExecutor(max_workers=1) if meanwhile is not None else None
-    other = side.submit(meanwhile) if side is not None else None
-    try:
-        index = _write_pages(cfg, doc, chapters, staging, out_dir, cache, only=only, on_html=on_html)
-    finally:
-        if side is not None:
-            side.shutdown(wait=True)
-    return index if other is None else (index, other.result())
-
-
-def _write_pages(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], staging: Path, out_dir: Path,
-                 cache: RenderCache | None, *, only: set[str] | None, on_html: Callable[[Path], Any] | None) -> Path:
+                on_html: Callable[[Path], Any] | None = None) -> Path:
+    """Write the HTML pages (``only``: of these chapters) and return ``out_dir/index.html``; ``on_html`` is called
+    as soon as they are written. The links between pages are set here, in ``chapters``' blocks."""
     out_dir.mkdir(parents=True, exist_ok=True)
     if (staging / "figures").is_dir():
         shutil.copytree(staging / "figures", out_dir / "figures", dirs_exist_ok=True)
@@ -998,69 +982,26 @@ def _typst_string(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _pdf_links(doc: dict[str, Any]) -> None:
-    """Links inside the PDF go to a label of the PDF: a link to another page's anchor (``08-aufgaben.html#x``,
-    as the HTML pages name it) becomes ``#x``, and one whose anchor the PDF does not hold becomes its text."""
-    ids = {attr[0] for el in walk(doc) if (attr := attr_of(el)) and attr[0]}
-    for block_list in _lists_holding_links(doc):
-        for i, el in enumerate(block_list):
-            if not (isinstance(el, dict) and el.get("t") == "Link"):
-                continue
-            url = el["c"][2][0]
-            page, hash_, anchor = url.partition("#")
-            if not hash_ or re.match(r"^[a-z][a-z0-9+.-]*:", page, re.I):
-                continue  # an outside address, or no anchor at all
-            if anchor in ids:
-                el["c"][2][0] = "#" + anchor
-            else:
-                block_list[i] = {"t": "Span", "c": [el["c"][0], el["c"][1]]}
-
-
-def _lists_holding_links(node: Any) -> Iterator[list[Any]]:
-    if isinstance(node, dict):
-        for value in node.values():
-            yield from _lists_holding_links(value)
-    elif isinstance(node, list):
-        if any(isinstance(item, dict) and item.get("t") == "Link" for item in node):
-            yield node
-        for item in node:
-            yield from _lists_holding_links(item)
-
-
-def pdf_input(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter]) -> str:
-    """The pandoc JSON the Typst writer gets: every chapter but the imprint, the imprint as metadata. Taken
-    before the HTML pages point links at other pages (:func:`render_html` changes the blocks)."""
-    blocks: list[Any] = []
-    imprint: list[Any] = []
-    for ch in chapters:
-        if Path(ch.rel).stem == IMPRINT_STEM:
-            # the imprint page shows the text only; the template sets the page, not a chapter heading
-            imprint = [b for b in ch.blocks if not (b["t"] == "Header" and b["c"][0] == 1)]
-        else:
-            blocks.extend(ch.blocks)
-    meta = dict(doc["meta"])
-    meta["imprint"] = {"t": "MetaBlocks", "c": imprint}
-    typ_doc = json.loads(json.dumps({"pandoc-api-version": doc["pandoc-api-version"], "meta": meta, "blocks": blocks}))
-    _pdf_links(typ_doc)
-    return json.dumps(typ_doc)
-
-
-def render_pdf(cfg: BookConfig, source: str, staging: Path, out_dir: Path) -> Path:
-    """Write the PDF from :func:`pdf_input`'s JSON."""
+def render_pdf(cfg: BookConfig, book_input: str, book_args: list[str], staging: Path, out_dir: Path) -> Path:
+    """Write the PDF: the book pass of :func:`build_document` (its input and arguments) in a pandoc run of its
+    own, beside the one for the HTML pages, with the filter's ``book-output=pdf`` (the chapters one after
+    another, the imprint as metadata, links inside the PDF) and pandoc's Typst writer; then Typst."""
     import typst
 
     slug = re.sub(r"[^a-z0-9]+", "-", cfg.title.lower().replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")).strip("-")
     typ_path = staging / "book.typ"
-    with timed("render", "pandoc-typst"):
+    with timed("render", "pandoc-book-typst"):
         run_pandoc(
             [
-                "-f", "json", "-t", "typst-citations", "--template", str(TYPST_TEMPLATE), "-o", str(typ_path),
+                *book_args, "-M", "book-output=pdf",
+                "-t", "typst-citations", "--template", str(TYPST_TEMPLATE), "-o", str(typ_path),
                 "-V", f"pdf-title={_typst_string(cfg.title)}",
                 "-V", f"pdf-author={_typst_string(', '.join(cfg.authors))}",
             ],
             step="pandoc-typst",
             file="book (all chapters)",
-            stdin=source,
+            stdin=book_input,
+            cwd=cfg.project_dir,
         )
     try:
         with timed("render", "typst-compile"):
@@ -1207,21 +1148,22 @@ def render_book(
     if executed_dir is None and (project_dir / "_build" / "notebooks").is_dir():
         executed_dir = project_dir / "_build" / "notebooks"
     cache = render_cache_for(project_dir)
-    with tempfile.TemporaryDirectory(prefix="clusterkrise-render-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="clusterkrise-render-") as tmp, ThreadPoolExecutor(max_workers=1) as side:
         staging = Path(tmp)
-        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache)
+        pdf = []  # the PDF starts with its own book pass, beside the book pass of the HTML pages: two cores
+
+        def start_pdf(book_input: str, book_args: list[str]) -> None:
+            pdf.append(side.submit(render_pdf, cfg, book_input, book_args, staging, out_dir))
+
+        doc, chapters = build_document(cfg, merged, staging, Path(executed_dir) if executed_dir else None, cache,
+                                       on_book_input=start_pdf if "pdf" in formats else None)
         results: dict[str, Path] = {}
-        source = pdf_input(cfg, doc, chapters) if "pdf" in formats else ""
-        if "html" in formats and "pdf" in formats:  # the PDF beside the HTML pages: two cores, two outputs
-            with timed("render", "html+pdf"):
-                results["html"], results["pdf"] = render_html(
-                    cfg, doc, chapters, staging, out_dir, cache, on_html=on_html,
-                    meanwhile=lambda: render_pdf(cfg, source, staging, out_dir))
-        elif "html" in formats:
+        if "html" in formats:
             with timed("render", "html"):
                 results["html"] = render_html(cfg, doc, chapters, staging, out_dir, cache, on_html=on_html)
-        elif "pdf" in formats:
-            results["pdf"] = render_pdf(cfg, source, staging, out_dir)
+        if pdf:
+            with timed("render", "pdf-wait"):
+                results["pdf"] = pdf[0].result()
     if "html" in formats:  # an HTML-only render keeps nothing of a PDF, so only a full one may prune
         cache.prune()
     return results

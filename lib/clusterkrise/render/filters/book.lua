@@ -888,7 +888,8 @@ local function citeproc_memoised(doc, memo)
   doc = pandoc.utils.citeproc(doc)
   local done = cites_of(doc)
   if #done == #cites and refs_div(doc) then
-    local tmp = path .. ".tmp"
+    -- a name of its own: the PDF's pandoc run may store the same result at the same moment
+    local tmp = path .. "." .. pandoc.utils.sha1(tostring({}) .. os.clock()) .. ".tmp"
     local out = io.open(tmp, "w")
     if out then
       out:write(pandoc.write(pandoc.Pandoc({ pandoc.Plain(done), refs_div(doc) }), "json"))
@@ -897,6 +898,56 @@ local function citeproc_memoised(doc, memo)
     end
   end
   return doc
+end
+
+-- The PDF's document (`book-output=pdf`: the embedded renderer's pandoc run that writes the Typst source, beside
+-- the one whose JSON makes the HTML pages): the chapters' blocks one after another, the imprint chapter's text
+-- without its heading as metadata (the template sets it on the imprint page), and every link to an anchor
+-- pointed inside the PDF, or turned into its text when the PDF holds no such anchor (a link to a page of the
+-- HTML edition only).
+local IMPRINT_STEM = "imprint" -- chapters/imprint.qmd: on the imprint page, not a chapter of its own
+local ANCHORED = { "Div", "Span", "Figure", "Table", "CodeBlock", "Code", "Image", "Link", "Header" }
+
+local function pdf_document(doc)
+  local blocks, imprint = pandoc.Blocks({}), pandoc.Blocks({})
+  for _, block in ipairs(doc.blocks) do
+    if block.t == "Div" and block.classes:includes("book-chapter") then
+      local stem = (block.attributes["source"] or ""):match("([^/]*)$"):gsub("%.[^.]*$", "")
+      if stem == IMPRINT_STEM then
+        for _, b in ipairs(block.content) do
+          if not (b.t == "Header" and b.level == 1) then
+            imprint:insert(b)
+          end
+        end
+      else
+        blocks:extend(block.content)
+      end
+    else -- what citeproc added after the chapters
+      blocks:insert(block)
+    end
+  end
+  doc.blocks = blocks
+  doc.meta.imprint = pandoc.MetaBlocks(imprint)
+  local ids, collect = {}, {}
+  for _, kind in ipairs(ANCHORED) do
+    collect[kind] = function(el)
+      if el.identifier ~= "" then
+        ids[el.identifier] = true
+      end
+    end
+  end
+  doc:walk(collect)
+  return doc:walk({ Link = function(link)
+    local page, anchor = link.target:match("^([^#]*)#(.*)$")
+    if page == nil or page:match("^%a[%w+.-]*:") then
+      return nil -- an outside address, or no anchor at all
+    end
+    if ids[anchor] then
+      link.target = "#" .. anchor
+      return link
+    end
+    return pandoc.Span(link.content, link.attr)
+  end })
 end
 
 local function book_pass(doc)
@@ -916,6 +967,8 @@ function Pandoc(doc)
   doc.meta["book-pass"] = nil
   config.memo = doc.meta["citeproc-memo"] and stringify(doc.meta["citeproc-memo"]) or nil
   doc.meta["citeproc-memo"] = nil
+  local output = doc.meta["book-output"] and stringify(doc.meta["book-output"]) or nil
+  doc.meta["book-output"] = nil
   if pass ~= "chapter" and pass ~= "book" and pass ~= "all" then
     fail("unknown book-pass '" .. pass .. "' (chapter, book)")
   end
@@ -942,6 +995,9 @@ function Pandoc(doc)
     end
   end
   doc = book_pass(doc)
+  if output == "pdf" then
+    return pdf_document(doc)
+  end
   if next(results) then
     local meta = {}
     for source, blocks in pairs(results) do
