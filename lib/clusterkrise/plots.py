@@ -232,15 +232,17 @@ class GermanFormatter(ticker.Formatter):
     def set_locs(self, locs):
         # kept under our own name: Formatter.locs is deprecated since matplotlib 3.11
         self._tick_values = list(locs)
+        self._decimals_for_locs = None  # worked out once per set of ticks, not once per label
         super().set_locs(locs)
 
     def _needed_decimals(self) -> int:
+        if getattr(self, "_decimals_for_locs", None) is not None:
+            return self._decimals_for_locs
         factor = 100 if self.percent else 1
         locs = [v * factor for v in getattr(self, "_tick_values", [])]
-        for d in range(4):
-            if all(abs(v - round(v, d)) < 1e-9 for v in locs):
-                return d
-        return 3
+        needed = next((d for d in range(4) if all(abs(v - round(v, d)) < 1e-9 for v in locs)), 3)
+        self._decimals_for_locs = needed
+        return needed
 
     def __call__(self, x, pos=None):
         if self.absolute:
