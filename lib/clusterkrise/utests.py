@@ -265,25 +265,31 @@ def exact_p_tied(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
     if math.lgamma(N + 1) - math.lgamma(n1 + 1) - math.lgamma(n2 + 1) > 690:
         return float("nan"), f"exakte Verteilung läuft über (N = {N}; counts overflow)"
     values, sizes = np.unique(scores, return_counts=True)
+    ascending = np.concatenate([[0], np.cumsum(np.sort(scores))])  # sums of the smallest k scores
     counts = np.zeros((n1 + 1, top + 1))
     counts[0, 0] = 1.0
     seen, left = 0, N
     for score, size in zip(values.tolist(), sizes.tolist()):
         seen, left = seen + size, left - size
         # Only rows that hold counts (at most `seen` members chosen) and can still reach n1 (the blocks
-        # left add at most `left`) are updated: the others never reach counts[n1], and every row that
-        # does is summed in the same order as over the whole table, so p is the same to the last bit.
+        # left add at most `left`) are updated, and only up to the largest sum a row can hold so far (the
+        # min(seen, n1) largest scores seen): the rest of the table is zero or never reaches counts[n1]. Each
+        # cell still gets its terms in the same order (the cell, then j = 1, 2, ... members of this block,
+        # read from the table as it was before the block), so p is the same to the last bit.
         low, high = max(0, n1 - left), min(n1, seen)
-        grown = counts.copy()  # j = 0 members of this block in group x
-        for j in range(1, min(size, n1) + 1):
+        reach = min(top, int(ascending[seen] - ascending[seen - min(seen, n1)]))
+        takes = min(size, n1)
+        base = max(0, low - takes)
+        before = counts[base:high + 1, : reach + 1].copy()  # the rows and sums this block reads
+        for j in range(1, takes + 1):
             shift = j * score
-            if shift > top:
+            if shift > reach:
                 break
             first = max(low, j)
             if first > high:
                 continue
-            grown[first:high + 1, shift:] += math.comb(size, j) * counts[first - j:high + 1 - j, : top + 1 - shift]
-        counts = grown
+            counts[first:high + 1, shift:reach + 1] += (
+                math.comb(size, j) * before[first - j - base:high + 1 - j - base, : reach + 1 - shift])
     dist = counts[n1]
     expected = n1 * (N + 1)  # doubled expectation of the rank sum
     deviation = np.abs(np.arange(top + 1) - expected)
