@@ -104,7 +104,7 @@ def naive_build(root: Path, stand_in: bool, formats: str) -> float:
 
     layout = b.Layout(root)
     env = {**os.environ, **b._kernel_env(layout)}
-    env.pop("CLUSTERKRISE_DATA_CACHE", None)  # plain papermill: every notebook loads the data itself
+    env.pop("CLUSTERKRISE_DATA_CACHE", None)  # plain papermill: the project's data cache, as for any papermill run
     layout.executed.mkdir(parents=True)
     start = time.perf_counter()
     for nb in b.discover_notebooks(layout):

@@ -152,8 +152,8 @@ def test_the_quick_page_leaves_files_outside_the_book_alone(tmp_path):
 
 @pytest.mark.slow
 def test_a_reviewers_papermill_run_writes_the_builds_files(executed_project, tmp_path, monkeypatch):
-    """Chapter 12 (exact tests, bootstrap intervals, a figure) run alone in a fresh kernel, with no build cache."""
-    monkeypatch.delenv("CLUSTERKRISE_DATA_CACHE", raising=False)
+    """Chapter 12 (exact tests, bootstrap intervals, a figure) run alone in a fresh kernel, with no data cache."""
+    monkeypatch.setenv("CLUSTERKRISE_DATA_CACHE", "0")
     run_chapter("12", tmp_path)
     built, alone = tree(executed_project.results / "12"), tree(tmp_path / "12")
     assert built.keys() == alone.keys()

@@ -46,7 +46,7 @@ def kernelspec(tmp_path, monkeypatch):
            "PYTHONPATH": os.pathsep.join([str(ROOT / "lib"), os.environ.get("PYTHONPATH", "")])}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.delenv("CLUSTERKRISE_DATA_CACHE", raising=False)  # a reviewer's run loads the data itself
+    monkeypatch.delenv("CLUSTERKRISE_DATA_CACHE", raising=False)  # a reviewer's run: the project's data cache
     yield runtime
     warmkernel.stop_user_factories()
     for process in factories(runtime):  # never leave one behind, even when stopping failed

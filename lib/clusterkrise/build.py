@@ -640,7 +640,8 @@ def _kernel_env(layout: Layout) -> dict[str, str]:
         "PYTHONPATH": pythonpath,
         "PYTHONHASHSEED": "0",
         "SOURCE_DATE_EPOCH": str(source_date_epoch(layout.root)),
-        # the survey file is loaded and validated once per build, not once per notebook (clusterkrise.datacache)
+        # the survey file is loaded and validated once, not once per notebook (clusterkrise.datacache; the project's
+        # own folder, which a notebook run alone uses too)
         "CLUSTERKRISE_DATA_CACHE": str(layout.build / "data-cache"),
         # figures drawn before, by content (clusterkrise.figcache): this project's folder, which may not be the
         # library's own project (`clusterkrise -C OTHER build`); a setting of the caller wins

@@ -1,12 +1,13 @@
-"""The build's cache of the loaded, validated survey file, shared by the notebooks of one build.
+"""The project's cache of the loaded, validated survey file, shared by the notebooks of a build and by later runs.
 
 Every chapter notebook starts with ``Survey.load``: reading the file and checking every cell against the codebook
 takes about half a second, the same half second in each of ten notebooks (and the build's own check of the
-data). When the build sets ``CLUSTERKRISE_DATA_CACHE`` (a folder under ``_build/``), the first load stores the
-validated frame -- with the warnings validation gave -- under a key made of the bytes of everything it was made
-from: the data file, the mapping, the codebook and the library modules that read and check them, and the pandas
-version. A notebook run without the variable (papermill, Jupyter) loads the file itself; with it, it gets the
-same frame (a pickle round trip is exact) and the same warnings.
+data). The first load stores the validated frame -- with the warnings validation gave -- under a key made of the
+bytes of everything it was made from: the data file, the mapping, the codebook and the library modules that read
+and check them, and the pandas version; a later load of the same gets the same frame (a pickle round trip is
+exact) and the same warnings. The folder is ``$CLUSTERKRISE_DATA_CACHE`` (the build sets its own), else the
+project's ``_build/data-cache`` -- so a reviewer's papermill run after a build finds the build's load, as it finds
+its figures (:mod:`.figcache`); ``0`` switches it off. The newest :data:`KEEP` entries are kept.
 """
 
 from __future__ import annotations
@@ -19,8 +20,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 ENV = "CLUSTERKRISE_DATA_CACHE"
+_OFF = {"0", "off", "no", "false"}
+KEEP = 8  # loads of other data files (a reviewer's data_path) beyond these are removed, oldest first
 # The modules whose code decides what a loaded frame holds.
 _SOURCES = ("io.py", "validation.py", "filterlogic.py", "codebook.py", "mapping.py", "importer.py", "datacache.py")
+
+
+def data_cache() -> str | None:
+    """``$CLUSTERKRISE_DATA_CACHE``, else the project's ``_build/data-cache`` (where the build keeps it); None: off."""
+    setting = os.environ.get(ENV, "").strip()
+    if setting.lower() in _OFF:
+        return None
+    if setting:
+        return setting
+    from . import PROJECT_ROOT
+
+    return str(PROJECT_ROOT / "_build" / "data-cache")
 
 
 def _key(files: list[Path]) -> str:
@@ -35,9 +50,9 @@ def _key(files: list[Path]) -> str:
 
 
 def cached_load(load: Callable[[], Any], files: list[Path], folder: str | None = None) -> Any:
-    """``load()``, or what it returned before for the same ``files`` (and code) in this build. ``folder``:
-    the cache (default: ``$CLUSTERKRISE_DATA_CACHE``; none, no cache)."""
-    folder = folder or os.environ.get(ENV)
+    """``load()``, or what it returned before for the same ``files`` (and code). ``folder``: the cache (default:
+    :func:`data_cache`)."""
+    folder = folder or data_cache()
     if not folder:
         return load()
     try:
@@ -67,6 +82,9 @@ def cached_load(load: Callable[[], Any], files: list[Path], folder: str | None =
             with open(tmp, "wb") as handle:
                 pickle.dump((frame, caught), handle, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
+            entries = sorted(target.parent.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+            for old in entries[KEEP:]:
+                old.unlink(missing_ok=True)
         except OSError:  # a cache that cannot be written only costs time
             pass
     return frame
