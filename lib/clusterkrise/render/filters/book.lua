@@ -814,7 +814,8 @@ end
 -- cross-references, citeproc), and first the chapter pass of each chapter div marked
 -- `chapter-pass="todo"`, whose result it hands back in the metadata field `chapter-pass-results`
 -- (source -> blocks; set after citeproc, so citeproc never sees them). Without the key (Quarto, or one
--- run) the filter does both over the whole document, in this order.
+-- run) the filter does both over the whole document, in this order. With `book-output=pdf` the book pass
+-- returns the PDF's document instead (see pdf_document), for the Typst writer in the same pandoc run.
 local function chapter_pass(doc)
   doc = doc:walk({ traverse = "topdown", Div = function(div)
     track_chapter(div)
