@@ -20,23 +20,18 @@ install the kernelspec), so it works with any project's ``lib/`` on PYTHONPATH.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import hashlib
 import json
 import os
-import selectors
-import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import traceback
-from collections.abc import Sequence
 from pathlib import Path
+
+# Every kernel's start runs this file's client mode, which needs only the modules above; the factory, the
+# reviewers' kernelspec and the build's Factory import what else they use where they use it (the client
+# starts 50 ms sooner: a part of every notebook's start).
 
 # Always imported in the factory (every kernel needs them); the build adds the modules the notebooks import.
 # (ipykernel.debugger pulls in debugpy: a third of a kernel's start-up time. The second line: what
@@ -119,21 +114,23 @@ class _KernelShell:
     kernel = True  # what pandas' console check looks for (pandas.io.formats.console.is_terminal)
 
 
-@contextlib.contextmanager
-def _as_if_in_a_kernel():
+class _as_if_in_a_kernel:  # noqa: N801 - used as `with _as_if_in_a_kernel():`, like a contextmanager function
     """Let the preloaded modules see what they would see when a notebook imports them in a kernel. Some decide
     defaults at import time by asking ``get_ipython()`` whether they run in a terminal: pandas, imported in a
     plain process, sets ``display.max_columns`` to 0 (fit the terminal) instead of a kernel's 20, and a forked
     kernel's DataFrame text would come out truncated, unlike a plain kernel's."""
-    import builtins
 
-    had = hasattr(builtins, "get_ipython")
-    if not had:  # pandas calls it and checks only for a `kernel` attribute; nothing else sees this stand-in
-        builtins.get_ipython = _KernelShell
-    try:
-        yield
-    finally:
-        if not had:
+    def __enter__(self) -> None:
+        import builtins
+
+        self.had = hasattr(builtins, "get_ipython")
+        if not self.had:  # pandas calls it and checks only for a `kernel` attribute; nothing else sees this stand-in
+            builtins.get_ipython = _KernelShell
+
+    def __exit__(self, *exc: object) -> None:
+        import builtins
+
+        if not self.had:
             del builtins.get_ipython
 
 
@@ -141,6 +138,11 @@ def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = N
     """``build_pid``: the build that owns this factory (it dies with it). ``idle``: without one (a reviewer's
     factory), end after that many seconds without a kernel or a request. ``preload`` None: read the list as one
     JSON line from stdin once the kernel's own modules are imported (the build works it out meanwhile)."""
+    import contextlib
+    import selectors
+    import threading
+    import traceback
+
     if build_pid is not None:  # a build killed with SIGKILL takes its factory (and kernels) along
         die_with_parent(signal.SIGKILL, build_pid)
     # Listen first: clients that connect while the modules load wait in the backlog instead of failing.
@@ -339,6 +341,8 @@ IDLE_SECONDS = 600.0
 
 def _user_folder(check: bool = True) -> Path:
     """A folder only this user can use (sockets there hand out kernels that run as this user)."""
+    import tempfile
+
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     # (a socket's path has at most 107 bytes; the name takes 30 of them)
     if runtime and len(runtime) < 60 and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
@@ -355,6 +359,8 @@ def _user_folder(check: bool = True) -> Path:
 
 
 def user_factory_key(preload: list[str]) -> str:
+    import hashlib
+
     digest = hashlib.sha256()
     environment = {k: v for k, v in sorted(os.environ.items()) if k.startswith("PYTHON") or k == "MPLBACKEND"}
     digest.update(json.dumps([sys.executable, os.path.realpath(sys.executable), sys.version, sys.prefix,
@@ -383,6 +389,7 @@ def _connect(path: Path) -> socket.socket | None:
 
 def _start_user_factory(folder: Path, key: str, preload: list[str]) -> socket.socket | None:
     import fcntl
+    import subprocess
 
     path = folder / f"{key}.sock"
     with open(folder / f"{key}.lock", "w") as lock:
@@ -430,6 +437,8 @@ def user_kernel(preload: list[str], argv: list[str]) -> int:
 
 def stop_user_factories() -> list[int]:
     """End this user's warm factories (they end by themselves after their idle time); returns their PIDs."""
+    import contextlib
+
     import psutil
 
     folder = str(_user_folder(check=False))
@@ -484,6 +493,8 @@ class Factory:
         self._env = env
         self._preload = None if preload is None else list(preload)
         self._log_path = log_path
+        import tempfile
+
         self._dir = Path(tempfile.mkdtemp(prefix="ck-kernels-"))  # short path: unix sockets allow ~100 bytes
         self.folder = self._dir
         self.socket_path = str(self._dir / "factory.sock")
@@ -492,6 +503,8 @@ class Factory:
     def start(self) -> "Factory":
         """Start the factory process; :meth:`wait` (or ``with``) waits until it listens. Starting it before other
         slow work of the build (importing papermill) lets its imports run meanwhile."""
+        import subprocess
+
         if self.process is not None:
             return self
         spec_dir = self._dir / "jupyter" / "kernels" / KERNEL_NAME
@@ -556,6 +569,10 @@ class Factory:
             self.process.terminate()
 
     def __exit__(self, *exc: object) -> None:
+        import contextlib
+        import shutil
+        import subprocess
+
         for stream in (self.process.stdout, self.process.stdin) if self.process is not None else ():
             if stream is not None and not stream.closed:
                 with contextlib.suppress(OSError):
