@@ -143,9 +143,9 @@ local function load_yaml(path)
   if yaml_cache[path] then
     return yaml_cache[path]
   end
-  local fh = io.open(path, "r")
+  local fh, err = io.open(path, "r")
   if not fh then
-    fail("cannot open data file " .. path)
+    fail("cannot open data file " .. path .. " (" .. tostring(err) .. ")")
   end
   local text = fh:read("a")
   fh:close()
