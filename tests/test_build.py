@@ -500,3 +500,29 @@ def test_a_figure_cache_hit_renews_the_entry_so_pruning_keeps_it(tmp_path):
     size = (tmp_path / "unused.svg.entry").stat().st_size
     b.prune_figure_cache(tmp_path, max_bytes=size + 10)
     assert [p.name for p in tmp_path.iterdir()] == ["used-long-ago.svg.entry"]
+
+
+def test_a_failure_while_listing_the_modules_ends_the_factory_already_started(project, monkeypatch):
+    """The factory starts before the module list is known; an error in between must not leave it running."""
+    import psutil
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("cannot list the modules")
+
+    started = []
+    from clusterkrise import warmkernel
+
+    original_start = warmkernel.Factory.start
+
+    def start(self):
+        result = original_start(self)
+        started.append(self.process)
+        return result
+
+    monkeypatch.setattr(warmkernel.Factory, "start", start)
+    monkeypatch.setattr(b, "preload_modules", broken)
+    with pytest.raises(RuntimeError, match="cannot list the modules"):
+        b.execute_notebooks(b.Layout(project), use_cache=False, validate=False, warm_kernels=True, out=io.StringIO())
+    assert started, "the factory was started before the list was worked out"
+    assert started[0].poll() is not None or not psutil.pid_exists(started[0].pid)
+    assert not b.Layout(project).kernels_record.exists()

@@ -960,6 +960,10 @@ def execute_notebooks(
             stack.close()
             factory = None
             print(f"note: warm kernels unavailable ({error}); starting a fresh kernel per notebook", file=out)
+        except BaseException:  # the factory runs already: a failure while listing its modules must end it
+            stack.close()
+            factory = None
+            raise
 
     env_once: list[dict[str, str]] = []
 
