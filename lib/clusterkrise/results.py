@@ -157,8 +157,9 @@ class ChapterResults:
         svg = save_figure(fig, stem, alt_text=alt, cache=figure_cache())
         self._write_csv(stem.with_suffix(".csv"), data, utest)
         self.produced.append(label)
-        # The file's text from its <svg> element on, as IPython's SVG object would show it -- without its XML
-        # parse and re-serialisation (a fifth of a second per ten figures) of a file written just now.
+        # The file's own text from its <svg> element on. IPython's SVG object would parse the file written just
+        # now and re-serialise it with minidom (a fifth of a second per ten figures; same drawing, attributes in
+        # another order).
         text = svg.read_text(encoding="utf-8")
         display({"image/svg+xml": text[text.index("<svg"):]}, raw=True)
 
