@@ -1118,9 +1118,11 @@ def execute_notebooks(
         stack.close()  # (already closed when the pool was left; this covers a failure before it was entered)
         save_manifest(layout, manifest)
         shutil.rmtree(layout.staging, ignore_errors=True)
-        figures = env.get("CLUSTERKRISE_FIGURE_CACHE", "")
-        if figures and figures.strip().lower() not in ("0", "off", "no", "false"):
-            prune_figure_cache(Path(figures))
+        from . import cache_folder
+
+        figures = cache_folder(env.get("CLUSTERKRISE_FIGURE_CACHE"), layout.build / "cache" / "figures")
+        if figures is not None:
+            prune_figure_cache(figures)
     if invalid is not None:  # notebooks that failed on bad data would only repeat this
         raise invalid
     if failures:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 ENV = "CLUSTERKRISE_DATA_CACHE"
-_OFF = {"0", "off", "no", "false"}
 KEEP = 8  # loads of other data files (a reviewer's data_path) beyond these are removed, oldest first
 # The modules whose code decides what a loaded frame holds.
 _SOURCES = ("io.py", "validation.py", "filterlogic.py", "codebook.py", "mapping.py", "importer.py", "datacache.py")
@@ -28,14 +27,10 @@ _SOURCES = ("io.py", "validation.py", "filterlogic.py", "codebook.py", "mapping.
 
 def data_cache() -> str | None:
     """``$CLUSTERKRISE_DATA_CACHE``, else the project's ``_build/data-cache`` (where the build keeps it); None: off."""
-    setting = os.environ.get(ENV, "").strip()
-    if setting.lower() in _OFF:
-        return None
-    if setting:
-        return setting
-    from . import PROJECT_ROOT
+    from . import PROJECT_ROOT, cache_folder
 
-    return str(PROJECT_ROOT / "_build" / "data-cache")
+    folder = cache_folder(os.environ.get(ENV), PROJECT_ROOT / "_build" / "data-cache")
+    return None if folder is None else str(folder)
 
 
 def _key(files: list[Path]) -> str:

@@ -43,10 +43,9 @@ import matplotlib as mpl
 import matplotlib.transforms as mtransforms
 from matplotlib import cbook
 
-from . import PROJECT_ROOT
+from . import PROJECT_ROOT, cache_folder
 
 ENV = "CLUSTERKRISE_FIGURE_CACHE"
-_OFF = {"0", "off", "no", "false"}
 _PROJECT = __name__.split(".", 1)[0]
 # rcParams that do not reach an SVG file (the backend the kernel displays with, GUI keys).
 _RC_IGNORED = ("backend", "backend_fallback", "interactive", "toolbar", "savefig.directory", "figure.raise_window",
@@ -57,10 +56,7 @@ def figure_cache() -> Path | None:
     """The cache folder (``None`` when switched off): ``$CLUSTERKRISE_FIGURE_CACHE``, else the project's
     ``_build/cache/figures`` -- the same for the build and for a reviewer's papermill run, wherever its
     ``output_dir`` points, so a notebook run after a build finds the figures the build drew."""
-    setting = os.environ.get(ENV, "").strip()
-    if setting.lower() in _OFF:
-        return None
-    return Path(setting) if setting else PROJECT_ROOT / "_build" / "cache" / "figures"
+    return cache_folder(os.environ.get(ENV), PROJECT_ROOT / "_build" / "cache" / "figures")
 
 
 class _KeyPickler(pickle.Pickler):
