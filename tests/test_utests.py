@@ -242,6 +242,36 @@ def test_benjamini_hochberg_and_significance():
     assert res.loc[(res["item"] == "A1_06") & (res["grouping"] == "age"), "significant"].item()
 
 
+def test_bh_step_up_equals_statsmodels_to_the_last_bit():
+    """utests adjusts without importing statsmodels (it would import scipy.stats into every kernel): the same
+    numbers, bit for bit, on random p with ties, ones and a single test."""
+    from clusterkrise.utests import _bh_step_up
+
+    rng = np.random.default_rng(16)
+    for case in range(600):
+        m = int(rng.integers(1, 80))
+        p = rng.random(m)
+        if case % 3 == 0:
+            p = np.round(p, 2)  # ties
+        if case % 5 == 0:
+            p[rng.integers(0, m)] = 1.0
+        np.testing.assert_array_equal(_bh_step_up(p), multipletests(p, method="fdr_bh")[1])
+
+
+def test_the_notebooks_kernels_do_not_preload_scipy_stats():
+    """Nothing the chapter notebooks import, directly or through the library, names scipy.stats or statsmodels:
+    the build's kernel factory would import them (half a second) before the first notebook could start."""
+    from pathlib import Path
+
+    from clusterkrise.build import preload_modules, read_notebook
+
+    root = Path(__file__).resolve().parents[1]
+    notebooks = [read_notebook(p) for p in sorted((root / "notebooks").glob("*.ipynb"))]
+    preload = preload_modules(notebooks, root / "lib" / "clusterkrise", library=True)
+    assert "pandas" in preload and "clusterkrise.utests" in preload
+    assert [m for m in preload if m.startswith(("scipy.stats", "statsmodels"))] == []
+
+
 def test_single_series_and_four_groups_give_all_pairs():
     rng = np.random.default_rng(5)
     n = 120
