@@ -27,7 +27,8 @@ def timed(kind: str, name: str, **extra: object) -> Iterator[None]:
     try:
         yield
     finally:
-        record = {"kind": kind, "name": name, "seconds": round(time.perf_counter() - start, 4), "pid": os.getpid(), **extra}
+        record = {"kind": kind, "name": name, "seconds": round(time.perf_counter() - start, 4), "pid": os.getpid(),
+                  "end": round(time.time(), 4), **extra}
         # one short write per line with O_APPEND: lines from parallel kernels do not interleave
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
