@@ -202,3 +202,22 @@ def test_group_of_bands_marks_bands_a_threshold_cuts_through():
     bands = [(1, 3, "1–2"), (2, 4, "2–3"), (3, 5, "3–4"), (5, 10, "5–9")]
     assert group_of_bands(values, grouping, bands) == ["klein", OUTSIDE_GROUPS, "groß", OUTSIDE_GROUPS]
     assert group_of_codes(values, grouping, [1, 3, 7]) == ["klein", "groß", OUTSIDE_GROUPS]
+
+
+def test_rank_correlation_is_scipys_spearman_on_the_complete_pairs():
+    from scipy import stats
+
+    from clusterkrise.descriptives import rank_correlation
+
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        n = int(rng.integers(4, 60))
+        x = pd.Series(rng.integers(0, 6, n).astype(float))  # many ties
+        y = pd.Series(rng.integers(0, 25, n).astype(float))
+        x[rng.random(n) < 0.15] = np.nan
+        both = x.notna() & y.notna()
+        expected = stats.spearmanr(x[both], y[both]).statistic
+        if np.isnan(expected):
+            assert np.isnan(rank_correlation(x, y))
+        else:
+            assert rank_correlation(x, y) == pytest.approx(expected, abs=1e-12)
