@@ -421,6 +421,34 @@ def test_a_factory_started_without_a_list_imports_the_list_it_is_sent_and_freeze
     assert nb.cells[0].outputs[0]["text"].split() == ["True", "True", "True"]
 
 
+def test_a_factorys_jobs_run_in_children_of_it_and_report_their_result_or_error(tmp_path):
+    """The build checks the survey file in a job of its kernel factory (forked once pandas is imported there):
+    the value comes back through JSON, an exception or a child that dies comes back as an error."""
+    from clusterkrise.warmkernel import Factory
+
+    jobs = [{"call": "os:getppid", "needs": ["colorsys"]}, {"call": "json:loads", "args": ["[1, 2]"]},
+            {"call": "json:loads", "args": ["{"]}, {"call": "os:abort"}]
+    with Factory(b._kernel_env(b.Layout(tmp_path)), tmp_path / "kernels.log", preload=["colorsys"], jobs=jobs) as factory:
+        assert factory.job_result(0) == factory.process.pid
+        assert factory.job_result(1) == [1, 2]
+        with pytest.raises(RuntimeError, match="json:loads: JSONDecodeError"):
+            factory.job_result(2)
+        with pytest.raises(RuntimeError, match="os:abort: the job ended with status -6 and no result"):
+            factory.job_result(3)
+
+
+def test_with_warm_kernels_the_factory_checks_the_data_and_bad_data_is_still_reported(project, monkeypatch):
+    pytest.importorskip("clusterkrise.io", reason="io.py not written yet")
+    asked = []
+    real = b._factory_validation
+    monkeypatch.setattr(b, "_factory_validation", lambda *args: asked.append(args[1]) or real(*args))
+    (project / "data" / "values.csv").write_text("x\n1\n2\n")  # no survey: the project's loader rejects it
+    with pytest.raises(b.BuildError) as caught:
+        run(project, validate=True, warm_kernels=True)
+    assert caught.value.step == "validate" and "data/values.csv" in str(caught.value)
+    assert asked == [[str(project / "data" / "values.csv")]], "checked by the factory's job, not in a worker"
+
+
 def test_the_builds_factory_also_preloads_the_library_modules_the_notebooks_use():
     """Only the build's own factory (it lives as long as the build): a reviewer's never holds lib/."""
     layout = b.Layout(ROOT)

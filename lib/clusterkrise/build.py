@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
@@ -772,8 +772,9 @@ def _data_paths(notebooks: Sequence[Notebook], routed: Mapping[str, Mapping[str,
 
 
 def _validate_job(paths: Sequence[str], cache: str | None = None) -> dict[str, str] | None:
-    """Worker: the project's loader on every data file; None when all are valid (or there is no loader yet).
-    ``cache``: the build's data cache, where the notebooks then find the validated file."""
+    """The project's loader on every data file; None when all are valid (or there is no loader yet). Runs as a job
+    of the kernel factory (:func:`_factory_validation`), else in a pool worker; the result crosses a process
+    boundary as JSON. ``cache``: the build's data cache, where the notebooks then find the validated file."""
     validator = _default_validator()
     if validator is None:
         return None
@@ -789,6 +790,19 @@ def _validate_job(paths: Sequence[str], cache: str | None = None) -> dict[str, s
         except Exception as error:
             return {"path": path, "error": f"{error}", "traceback": traceback.format_exc()}
     return None
+
+
+# What _validate_job imports: the factory forks it once these are (clusterkrise.io brings pandas and pandera).
+_VALIDATE_NEEDS = ("clusterkrise.build", "clusterkrise.io", "clusterkrise.codebook", "clusterkrise.datacache")
+
+
+def _factory_validation(factory: Any, paths: Sequence[str], cache: str | None) -> dict[str, str] | None:
+    """The result of the factory's :func:`_validate_job` (job 0); if the factory could not give one (it died), the
+    check runs here instead, so that bad data is still reported as such."""
+    try:
+        return factory.job_result(0)
+    except RuntimeError:
+        return _validate_job(paths, cache)
 
 
 def _validate_data(paths: Sequence[Path], validate: ValidateFn, layout: Layout) -> None:
@@ -939,8 +953,8 @@ def execute_notebooks(
         decide_warm = False
 
     def start_factory(todo: Sequence[Notebook]) -> None:
-        # Started as early as the notebooks to run are known: its imports (two seconds of CPU) run while this
-        # process hashes inputs, checks the data and imports papermill, and the first kernel waits for them.
+        # Started as early as the notebooks to run are known: its imports (a second of CPU) run while this
+        # process hashes inputs and imports papermill, and the first kernel waits for them.
         nonlocal factory, factory_tried
         from .warmkernel import Factory
 
@@ -948,9 +962,15 @@ def execute_notebooks(
 
         layout.logs.mkdir(parents=True, exist_ok=True)
         (layout.logs / "kernels.log").write_bytes(b"")
+        checks = [str(p) for p in _data_paths(todo, routed, layout)] if validate is True else []
+        # The check of the survey file runs in a child of the factory, forked once pandas and the loader are
+        # imported: beside the factory's other imports, and without importing pandas a second time.
+        check_job = [{"call": "clusterkrise.build:_validate_job", "args": [checks, kernel_env().get("CLUSTERKRISE_DATA_CACHE")],
+                      "needs": list(_VALIDATE_NEEDS)}] if checks else []
         try:
             # The list of modules follows once the sources are parsed; the kernel's own imports start meanwhile.
-            factory = Factory(kernel_env(), layout.logs / "kernels.log", preload=None)
+            factory = Factory(kernel_env(), layout.logs / "kernels.log", preload=None, jobs=check_job)
+            factory_checks[:] = checks
             stack.push(factory.__exit__)
             factory.start()
             procs.record(layout.kernels_record, factory.process.pid, factory.folder)
@@ -966,6 +986,7 @@ def execute_notebooks(
             raise
 
     env_once: list[dict[str, str]] = []
+    factory_checks: list[str] = []  # the data files the factory's job checks
 
     def kernel_env() -> dict[str, str]:  # (asks git for the commit time: not on the no-op path)
         if not env_once:
@@ -1058,9 +1079,12 @@ def execute_notebooks(
             initializer=procs.die_with_parent, initargs=(signal.SIGKILL, os.getpid()),
         )
         with stack, pool:
-            # The project's own check of the data runs beside the notebooks: it needs the same slow imports.
-            checking = (pool.submit(_validate_job, [str(p) for p in data_paths], env.get("CLUSTERKRISE_DATA_CACHE"))
-                        if validate is True and data_paths else None)
+            # The project's own check of the data runs beside the notebooks: in the factory's job when it has
+            # one for these files, else in a worker (it needs the same slow imports).
+            wanted = [str(p) for p in data_paths] if validate is True else []
+            by_factory = factory is not None and wanted and wanted == factory_checks
+            checking = (pool.submit(_validate_job, wanted, env.get("CLUSTERKRISE_DATA_CACHE"))
+                        if wanted and not by_factory else None)
             # Longest first, so that two workers finish together instead of one waiting for the last long notebook:
             # by the time of the last run where known, else by the length of the code.
             def expected(nb: Notebook) -> tuple[float, int]:
@@ -1068,6 +1092,9 @@ def execute_notebooks(
                 return (float(seconds) if isinstance(seconds, (int, float)) else 0.0, sum(len(c) for c in nb.code))
 
             futures = [pool.submit(_execute_one, jobs_by_name[nb.name]) for nb in sorted(todo, key=expected, reverse=True)]
+            if by_factory:  # (a thread only now: the pool has forked its workers at the first submit)
+                checking = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(
+                    _factory_validation, factory, wanted, env.get("CLUSTERKRISE_DATA_CACHE"))
             for future in as_completed([*futures, *([checking] if checking else [])]):
                 if future.cancelled():
                     continue

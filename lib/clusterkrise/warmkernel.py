@@ -134,10 +134,46 @@ class _as_if_in_a_kernel:  # noqa: N801 - used as `with _as_if_in_a_kernel():`, 
             del builtins.get_ipython
 
 
-def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = None, idle: float | None = None) -> None:
+def _start_job(job: dict, factory: int) -> int:
+    """Fork a child that runs ``job`` and writes its JSON result to ``job["result"]``; return its pid.
+
+    ``job``: ``{"call": "module:function", "args": [...], "needs": [modules], "result": path}``. The factory forks
+    it as soon as the modules it needs are imported, before its other imports: the build's check of the survey
+    file then runs beside them, with pandas already imported, instead of in a process that imports it again."""
+    gc.freeze()  # as before a kernel's fork: the child's collections skip what is imported so far
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        die_with_parent(signal.SIGKILL, factory)
+        gc.enable()
+        module, _, function = job["call"].partition(":")
+        try:
+            result = {"value": getattr(__import__(module, fromlist=[function]), function)(*job.get("args", []))}
+        except BaseException as error:  # noqa: BLE001 - reported to the build, which names the job
+            import traceback
+
+            result = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}
+            code = 1
+        _write_result(job["result"], result)
+    finally:
+        os._exit(code)
+
+
+def _write_result(path: str, result: dict) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(result, handle)
+    os.replace(tmp, path)  # the build sees the whole result or none
+
+
+def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = None, idle: float | None = None,
+          jobs: list[dict] | None = None) -> None:
     """``build_pid``: the build that owns this factory (it dies with it). ``idle``: without one (a reviewer's
     factory), end after that many seconds without a kernel or a request. ``preload`` None: read the list as one
-    JSON line from stdin once the kernel's own modules are imported (the build works it out meanwhile)."""
+    JSON line from stdin once the kernel's own modules are imported (the build works it out meanwhile).
+    ``jobs``: run each in a child of its own as soon as what it needs is imported (:func:`_start_job`)."""
     import contextlib
     import selectors
     import threading
@@ -164,6 +200,14 @@ def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = N
             except Exception:  # noqa: BLE001 - the notebook will import it (and report the error) itself
                 pass
 
+    factory_pid = os.getpid()
+    running_jobs: dict[int, str] = {}  # pid -> result file
+    if jobs:  # (what a job's modules import of pandas is then set up as in a kernel, see _as_if_in_a_kernel)
+        with _as_if_in_a_kernel():
+            import_all(_KERNEL_AWARE)
+    for job in jobs or ():
+        import_all(job.get("needs", ()))
+        running_jobs[_start_job(job, factory_pid)] = job["result"]
     import_all(KERNEL_MODULES)
     if preload is None:
         preload = json.loads(sys.stdin.readline() or "[]")
@@ -191,7 +235,6 @@ def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = N
     selector.register(server, selectors.EVENT_READ, "accept")
     selector.register(wake_r, selectors.EVENT_READ, "signal")
     kernels: dict[int, socket.socket] = {}  # kernel pid -> client connection
-    factory_pid = os.getpid()
     buffers: dict[socket.socket, bytes] = {}
     received_fds: dict[socket.socket, list[int]] = {}
     last_active = time.monotonic()
@@ -248,8 +291,8 @@ def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = N
                     received_fds[conn] = []
                     kernels[pid] = conn
                     _send(conn, {"pid": pid})
-        # Reap finished kernels and tell their clients the exit status.
-        while kernels:
+        # Reap finished kernels and tell their clients the exit status; a job that died without a result gets one.
+        while kernels or running_jobs:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -259,6 +302,10 @@ def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = N
             conn = kernels.pop(pid, None)
             if conn is not None:
                 _send(conn, {"exit": os.waitstatus_to_exitcode(status)})
+            result = running_jobs.pop(pid, None)
+            if result is not None and not os.path.exists(result):
+                _write_result(result, {"error": f"the job ended with status {os.waitstatus_to_exitcode(status)} "
+                                                f"and no result"})
     if idle is not None:
         # A reviewer's factory removes its socket under the lock that starting one takes: a client that comes
         # now starts a new factory, one already in the backlog reads end-of-file below and does the same.
@@ -487,9 +534,12 @@ class Factory:
     """Start a factory and a kernelspec that routes ``python3`` kernels to it; ``env()`` gives the variables a
     papermill process needs to use it. Use as a context manager; leaving it stops the factory and its kernels."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, preload: list[str] | tuple[str, ...] | None = ()):
+    def __init__(self, env: dict[str, str], log_path: Path, preload: list[str] | tuple[str, ...] | None = (),
+                 jobs: list[dict] | tuple[dict, ...] = ()):
         """``preload`` None: the list comes later, through :meth:`preload` (the factory imports the kernel's own
-        modules meanwhile)."""
+        modules meanwhile). ``jobs``: ``{"call": "module:function", "args": [...], "needs": [modules]}`` each; the
+        factory runs them in children of their own as soon as their modules are imported, before its own imports
+        (``job_result(i)`` waits for the i-th one's)."""
         import tempfile
 
         self._env = env
@@ -499,6 +549,7 @@ class Factory:
         self.folder = self._dir
         self.socket_path = str(self._dir / "factory.sock")
         self.process: subprocess.Popen | None = None
+        self._jobs = [{**job, "result": str(self._dir / f"job-{i}.json")} for i, job in enumerate(jobs)]
 
     def start(self) -> "Factory":
         """Start the factory process; :meth:`wait` (or ``with``) waits until it listens. Starting it before other
@@ -522,7 +573,7 @@ class Factory:
         later = self._preload is None
         self.process = subprocess.Popen(
             [sys.executable, "-P", script, "serve", self.socket_path, "-" if later else json.dumps(self._preload),
-             str(os.getpid())],
+             str(os.getpid()), "", json.dumps(self._jobs)],
             env={**os.environ, **self._env}, stdout=subprocess.PIPE, stderr=log,
             stdin=subprocess.PIPE if later else subprocess.DEVNULL,
         )
@@ -551,6 +602,22 @@ class Factory:
             self.__exit__(None, None, None)
             raise RuntimeError(f"the kernel factory did not start (see {self._log_path})")
         return self
+
+    def job_result(self, index: int, poll: float = 0.01) -> object:
+        """What the ``index``-th job returned (JSON round trip); RuntimeError with its traceback if it raised, died
+        or the factory ended before it. Polls for the result file, which appears whole."""
+        path = Path(self._jobs[index]["result"])
+        while not path.is_file():
+            if self.process is None or self.process.poll() is not None:
+                if path.is_file():
+                    break
+                raise RuntimeError(f"the kernel factory ended before job {self._jobs[index]['call']} reported "
+                                   f"(see {self._log_path})")
+            time.sleep(poll)
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if "error" in result:
+            raise RuntimeError(f"{self._jobs[index]['call']}: {result['error']}\n{result.get('traceback', '')}")
+        return result["value"]
 
     def __enter__(self) -> "Factory":
         try:
@@ -592,7 +659,8 @@ if __name__ == "__main__":
     if mode == "serve":
         serve(first, None if rest[:1] == ["-"] else json.loads(rest[0]) if rest else [],
               int(rest[1]) if len(rest) > 1 and rest[1] else None,
-              float(rest[2]) if len(rest) > 2 else None)
+              float(rest[2]) if len(rest) > 2 and rest[2] else None,
+              json.loads(rest[3]) if len(rest) > 3 else None)
     elif mode == "user":
         sys.exit(user_kernel(json.loads(first), rest))
     elif mode == "install":  # python -m clusterkrise.warmkernel install [PREFIX]
