@@ -861,29 +861,36 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
     results_dir = cfg.project_dir / "_build" / "results"
     # the list of figures and tables comes right after the home page
     chapters = [*chapters[:1], lists_chapter(chapters), *chapters[1:]]
+    # One walk over the book (it has about a million nodes): which page holds each anchor, and of the pages
+    # written (the quick page: one of them) their links to anchors and their listed second-level headings.
     page_of: dict[str, str] = {}
+    links: dict[str, list[dict[str, Any]]] = {}
+    listed_h2: dict[str, int] = {}
     for ch in chapters:
+        shown = only is None or ch.rel in only
+        own_links = links.setdefault(ch.rel, [])
+        h2 = 0
         for el in walk(ch.blocks):
             attr = attr_of(el)
             if attr and attr[0]:
                 page_of.setdefault(attr[0], ch.page)
-    # only the pages written need their links pointed at other pages (the quick page: one of them)
-    shown = [ch for ch in chapters if only is None or ch.rel in only]
-    for ch in shown:
-        for el in walk(ch.blocks):
-            if el["t"] == "Link":
-                url = el["c"][2][0]
-                if url.startswith("#") and page_of.get(url[1:], ch.page) != ch.page:
-                    el["c"][2][0] = page_of[url[1:]] + url
+            if shown:
+                kind = el["t"]
+                if kind == "Link":
+                    own_links.append(el)
+                elif kind == "Header" and el["c"][0] == 2 and "unlisted" not in el["c"][1][1]:
+                    h2 += 1
+        listed_h2[ch.rel] = h2
+    for ch in chapters:  # pointed at other pages once every anchor's page is known
+        for el in links[ch.rel]:
+            url = el["c"][2][0]
+            if url.startswith("#") and page_of.get(url[1:], ch.page) != ch.page:
+                el["c"][2][0] = page_of[url[1:]] + url
     jobs = []
     for i, ch in enumerate(chapters):
         if only is not None and ch.rel not in only:
             continue
         page = {"pandoc-api-version": doc["pandoc-api-version"], "meta": {}, "blocks": ch.blocks}
-        listed_h2 = [
-            el for el in walk(ch.blocks)
-            if el["t"] == "Header" and el["c"][0] == 2 and "unlisted" not in el["c"][1][1]
-        ]
         args = [
             "-f", "json", "-t", "html5", "--template", str(HTML_TEMPLATE),
             "-V", f"pagetitle={html.escape(ch.title)}", "-V", f"lang={cfg.lang}",
@@ -898,7 +905,7 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
                 args += ["-V", f"book-subtitle={html.escape(cfg.subtitle)}"]
             if cfg.date:
                 args += ["-V", f"book-date={html.escape(display_date(cfg.date))}"]
-        if len(listed_h2) >= 2:
+        if listed_h2[ch.rel] >= 2:
             args += ["--toc", "--toc-depth=3"]
         jobs.append((ch, args, json.dumps(page)))
 
