@@ -4,7 +4,8 @@
 
 (a) naive: every notebook through the papermill command line, one after another, then one full render;
 (b) clean build with the tool (cache emptied); (c) no-op rebuild; (d) prose-only rebuild (one chapter edited):
-the whole book, HTML and PDF, in a fresh process; (e) the same kind of edit with ``clusterkrise preview``
+the whole book, HTML and PDF, in a fresh process -- (b) to (d) with the README's command line,
+``python -m clusterkrise -C DIR build``; (e) the same kind of edit with ``clusterkrise preview``
 running: seconds from saving the chapter until its new HTML page is in ``_book/`` (what the browser reloads),
 and until the rebuild with the PDF has finished; (f) ``papermill -k clusterkrise`` on the largest chapter
 notebook, as the README tells reviewers (no build tool): cold (the warm-kernel factory starts with this run),
@@ -246,8 +247,12 @@ def main() -> int:
         n = len(list((root / "notebooks").glob("[0-9][0-9]-*.ipynb")))
         print(f"project: {source} ({n} notebooks, jobs {args.jobs}, formats {args.formats})")
         print("render: " + ("stand-in (writes index.html only)" if stand_in else "clusterkrise.render.render_book"))
-        build = [sys.executable, __file__, "--child", "build", str(root), "1" if stand_in else "0", str(args.jobs), args.formats,
-                 "0" if args.fixture else "1"]
+        if stand_in or args.fixture:  # a stand-in renderer or the fixture's loader: through this file's child
+            build = [sys.executable, __file__, "--child", "build", str(root), "1" if stand_in else "0", str(args.jobs),
+                     args.formats, "0" if args.fixture else "1"]
+        else:  # the real book: the command line the README gives, nothing of this file in the timed process
+            build = [sys.executable, "-m", "clusterkrise", "-C", str(root), "build", "--jobs", str(args.jobs),
+                     "--formats", args.formats]
         cpu = {}
         mark = children_cpu()
         times = {"naive": naive_build(root, stand_in, args.formats)}
