@@ -462,6 +462,27 @@ def test_the_builds_factory_also_preloads_the_library_modules_the_notebooks_use(
     assert "clusterkrise.build" not in library and "clusterkrise.render" not in library, "only what notebooks import"
 
 
+def test_the_factory_leaves_out_what_the_library_imports_only_inside_a_function(tmp_path):
+    """A reader for a rare export format imports its package when called: no kernel of an ordinary build needs
+    it, so the factory does not import it before the first notebook can start."""
+    lib = tmp_path / "lib" / "pkg"
+    lib.mkdir(parents=True)
+    (lib / "__init__.py").write_text("")
+    (lib / "reader.py").write_text(
+        "import colorsys\n\n\ndef read_rare(path):\n    import wave\n    return wave.open(path)\n\n\n"
+        "class Shape:\n    import json  # a class body runs at import: preloaded\n")
+    nb = b.Notebook(path=tmp_path / "01-x.ipynb", parameters={}, parameters_cell=None,
+                    code=["from pkg import reader\nimport csv"])
+    third_party = b.preload_modules([nb], lib)
+    assert {"colorsys", "json", "csv"} <= set(third_party)
+    assert "wave" not in third_party
+    with_library = b.preload_modules([nb], lib, library=True)
+    assert {"pkg", "pkg.reader"} <= set(with_library)
+    # the library's closure still follows the import inside the function (a cache key must)
+    refs = b.ImportIndex().refs((lib / "reader.py").read_text())
+    assert [(module, nested) for _, module, _, nested in refs] == [("colorsys", 0), ("wave", 1), ("json", 0)]
+
+
 def test_noop_build_parses_no_source_again(project):
     # The import analysis is kept in the manifest: a no-op build only hashes files.
     manifest = b.load_manifest(b.Layout(project))

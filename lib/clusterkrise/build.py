@@ -346,7 +346,8 @@ def _module_file(lib: Path, parts: Sequence[str]) -> Path | None:
     return None
 
 
-ImportRef = tuple[int, str, list[str]]  # (relative level, module, imported names) of one import statement
+# (relative level, module, imported names, 1 if inside a function body else 0) of one import statement
+ImportRef = tuple[int, str, list[str], int]
 
 
 class ImportIndex:
@@ -360,7 +361,7 @@ class ImportIndex:
 
     def refs(self, source: str) -> list[ImportRef] | None:
         """None when the text is not Python."""
-        key = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        key = "2:" + hashlib.sha256(source.encode("utf-8")).hexdigest()  # "2:" refs with the function flag
         if key not in self._stored:
             self._stored[key] = self._parse(source)
             self.added = True
@@ -374,11 +375,16 @@ class ImportIndex:
         except SyntaxError:
             return None
         refs: list[ImportRef] = []
-        for node in ast.walk(tree):  # imports inside functions count too: the library imports lazily
+        # Imports inside functions count too (the library imports lazily), marked: they run only when called.
+        todo: list[tuple[ast.AST, int]] = [(tree, 0)]
+        while todo:
+            node, in_function = todo.pop()
             if isinstance(node, ast.Import):
-                refs.extend((0, alias.name, []) for alias in node.names)
+                refs.extend((0, alias.name, [], in_function) for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
-                refs.append((node.level, node.module or "", [alias.name for alias in node.names]))
+                refs.append((node.level, node.module or "", [alias.name for alias in node.names], in_function))
+            inner = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            todo.extend((child, int(inner)) for child in reversed(list(ast.iter_child_nodes(node))))
         return refs
 
 
@@ -405,7 +411,7 @@ def lib_closure(sources: Iterable[str], lib: Path, index: ImportIndex | None = N
         refs = index.refs(source)
         if refs is None:
             return None
-        for level, module_name, names in refs:
+        for level, module_name, names, _ in refs:
             if level:
                 base = here[: len(here) - (level - 1)] if level > 1 else list(here)
                 module = base + (module_name.split(".") if module_name else [])
@@ -420,15 +426,16 @@ def lib_closure(sources: Iterable[str], lib: Path, index: ImportIndex | None = N
     return found
 
 
-def third_party_imports(sources: Iterable[str], package: str, index: ImportIndex | None = None) -> set[str]:
+def third_party_imports(sources: Iterable[str], package: str, index: ImportIndex | None = None, *,
+                        lazy: bool = True) -> set[str]:
     """Absolute imports other than the project's package, e.g. {"pandas", "scipy.stats"} (for warm kernels).
     ``from scipy import stats`` gives "scipy" and "scipy.stats": the name may be a submodule (the factory skips
-    the names that are not)."""
+    the names that are not). ``lazy=False``: without the imports inside functions."""
     index = index or ImportIndex()
     names: set[str] = set()
     for source in sources:
-        for level, module, imported in index.refs(source) or []:
-            if not level and module:
+        for level, module, imported, in_function in index.refs(source) or []:
+            if not level and module and (lazy or not in_function):
                 names.add(module)
                 names.update(f"{module}.{name}" for name in imported if name.isidentifier())
     return {name for name in names if name.split(".")[0] not in (package, "__future__")}
@@ -437,15 +444,20 @@ def third_party_imports(sources: Iterable[str], package: str, index: ImportIndex
 def preload_modules(notebooks: Iterable[Notebook], lib: Path, index: ImportIndex | None = None, *,
                     library: bool = False) -> list[str]:
     """What the notebooks import, directly or through the library files they import: the third-party modules,
-    then (``library=True``: a build's own factory, which lives as long as the build) the library's modules."""
+    then (``library=True``: a build's own factory, which lives as long as the build) the library's modules.
+
+    A third-party module the library imports only inside a function is left out: the library defers it because
+    most runs never call that function (the readers of XLSX and SPSS exports), and the one kernel that does
+    imports it then -- instead of every build's factory importing it before the first notebook can start."""
     sources: list[str] = []
     files: set[Path] = set()
     for nb in notebooks:
         sources.extend(nb.code)
         closure = lib_closure(nb.code, lib, index) if lib.is_dir() else set()
         files.update(closure or ())
-    sources.extend(path.read_text(encoding="utf-8") for path in sorted(files))
-    modules = sorted(third_party_imports(sources, lib.name, index))
+    library_sources = [path.read_text(encoding="utf-8") for path in sorted(files)]
+    modules = sorted(third_party_imports(sources, lib.name, index)
+                     | third_party_imports(library_sources, lib.name, index, lazy=False))
     if library:
         for path in sorted(files):
             parts = path.relative_to(lib.parent).with_suffix("").parts

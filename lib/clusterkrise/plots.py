@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from matplotlib import font_manager, ticker
+from matplotlib.backends.backend_svg import FigureCanvasSVG  # every saved figure is laid out and drawn with it
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -1123,8 +1124,6 @@ def _lay_out(fig: Figure) -> None:
     here, with the renderer and resolution the SVG backend uses (text in points), gives the same positions
     for about half the work: the saving draw then runs without a layout engine.
     """
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-
     engine = fig.get_layout_engine()
     canvas, dpi = fig.canvas, fig.dpi
     FigureCanvasSVG(fig)  # the figure's renderer is now the SVG backend's, as inside savefig
