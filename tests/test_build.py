@@ -469,18 +469,20 @@ def test_the_factory_leaves_out_what_the_library_imports_only_inside_a_function(
     lib.mkdir(parents=True)
     (lib / "__init__.py").write_text("")
     (lib / "reader.py").write_text(
-        "import colorsys\n\n\ndef read_rare(path):\n    import wave\n    return wave.open(path)\n\n\n"
+        "from typing import TYPE_CHECKING\nimport colorsys\n\nif TYPE_CHECKING:\n    import tomllib\n\n\n"
+        "def read_rare(path):\n    import wave\n    return wave.open(path)\n\n\n"
         "class Shape:\n    import json  # a class body runs at import: preloaded\n")
     nb = b.Notebook(path=tmp_path / "01-x.ipynb", parameters={}, parameters_cell=None,
                     code=["from pkg import reader\nimport csv"])
     third_party = b.preload_modules([nb], lib)
     assert {"colorsys", "json", "csv"} <= set(third_party)
-    assert "wave" not in third_party
+    assert "wave" not in third_party and "tomllib" not in third_party
     with_library = b.preload_modules([nb], lib, library=True)
     assert {"pkg", "pkg.reader"} <= set(with_library)
     # the library's closure still follows the import inside the function (a cache key must)
     refs = b.ImportIndex().refs((lib / "reader.py").read_text())
-    assert [(module, nested) for _, module, _, nested in refs] == [("colorsys", 0), ("wave", 1), ("json", 0)]
+    assert [(module, later) for _, module, _, later in refs] == [
+        ("typing", 0), ("colorsys", 0), ("tomllib", 1), ("wave", 1), ("json", 0)]
 
 
 def test_noop_build_parses_no_source_again(project):

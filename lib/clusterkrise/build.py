@@ -346,7 +346,8 @@ def _module_file(lib: Path, parts: Sequence[str]) -> Path | None:
     return None
 
 
-# (relative level, module, imported names, 1 if inside a function body else 0) of one import statement
+# (relative level, module, imported names, 1 if it runs only later -- inside a function body or under
+# `if TYPE_CHECKING:` -- else 0) of one import statement
 ImportRef = tuple[int, str, list[str], int]
 
 
@@ -361,7 +362,7 @@ class ImportIndex:
 
     def refs(self, source: str) -> list[ImportRef] | None:
         """None when the text is not Python."""
-        key = "2:" + hashlib.sha256(source.encode("utf-8")).hexdigest()  # "2:" refs with the function flag
+        key = "2:" + hashlib.sha256(source.encode("utf-8")).hexdigest()  # "2:" refs with the runs-later flag
         if key not in self._stored:
             self._stored[key] = self._parse(source)
             self.added = True
@@ -383,9 +384,18 @@ class ImportIndex:
                 refs.extend((0, alias.name, [], in_function) for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
                 refs.append((node.level, node.module or "", [alias.name for alias in node.names], in_function))
+            if isinstance(node, ast.If) and _is_type_checking(node.test):  # for type checkers only: never runs
+                todo.extend((child, 1) for child in reversed(node.body))
+                todo.extend((child, in_function) for child in reversed(node.orelse))
+                continue
             inner = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
             todo.extend((child, int(inner)) for child in reversed(list(ast.iter_child_nodes(node))))
         return refs
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
 def lib_closure(sources: Iterable[str], lib: Path, index: ImportIndex | None = None) -> set[Path] | None:
@@ -446,9 +456,10 @@ def preload_modules(notebooks: Iterable[Notebook], lib: Path, index: ImportIndex
     """What the notebooks import, directly or through the library files they import: the third-party modules,
     then (``library=True``: a build's own factory, which lives as long as the build) the library's modules.
 
-    A third-party module the library imports only inside a function is left out: the library defers it because
-    most runs never call that function (the readers of XLSX and SPSS exports), and the one kernel that does
-    imports it then -- instead of every build's factory importing it before the first notebook can start."""
+    A third-party module the library imports only inside a function (or for type checkers) is left out: the
+    library defers it because most runs never call that function (the readers of XLSX and SPSS exports, the
+    validation that a data-cache hit skips), and the one kernel that does imports it then -- instead of every
+    build's factory importing it before the first notebook can start."""
     sources: list[str] = []
     files: set[Path] = set()
     for nb in notebooks:
@@ -804,7 +815,8 @@ def _validate_job(paths: Sequence[str], cache: str | None = None) -> dict[str, s
     return None
 
 
-# What _validate_job imports: the factory forks it once these are (clusterkrise.io brings pandas and pandera).
+# What _validate_job imports: the factory forks it once these are (clusterkrise.io brings pandas; the job then
+# imports pandera itself, beside the factory's imports: the kernels, which read the validated data cache, never do).
 _VALIDATE_NEEDS = ("clusterkrise.build", "clusterkrise.io", "clusterkrise.codebook", "clusterkrise.datacache")
 
 

@@ -18,14 +18,18 @@ import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 
 from .codebook import Codebook, Question, load_codebook
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
+
+# pandera is imported where a schema is built or checked: a notebook that gets the survey from the data cache
+# (clusterkrise.datacache) never validates, and its kernel then skips pandera's import (a sixth of a second).
 
 __all__ = [
     "DataValidationError",
@@ -342,6 +346,7 @@ def _cell_check(test, name: str, error: str) -> pa.Check:
     pandera drop them first, and testing a plain array instead of a nullable Series, keeps the ~200
     column checks of a respondent file cheap.
     """
+    import pandera.pandas as pa
 
     def check(s: pd.Series) -> pd.Series:
         values = s.to_numpy(dtype=float, na_value=np.nan)
@@ -352,6 +357,8 @@ def _cell_check(test, name: str, error: str) -> pa.Check:
 
 
 def _column_checks(q: Question, column: str) -> list[pa.Check]:
+    import pandera.pandas as pa
+
     sc = q.scale
     special = sorted(sc.special)
     checks: list[pa.Check] = []
@@ -389,6 +396,8 @@ def _column_checks(q: Question, column: str) -> list[pa.Check]:
 
 
 def _sum_check(q: Question) -> pa.Check:
+    import pandera.pandas as pa
+
     cols, target = q.columns, float(q.sum_to)
 
     def rows_ok(df: pd.DataFrame) -> pd.Series:
@@ -417,6 +426,8 @@ def build_schema(codebook: Codebook | None = None) -> pa.DataFrameSchema:
 
 
 def _build_schema(cb: Codebook) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     dtypes = column_dtypes(cb)
     optional = set(optional_columns(cb))
     columns: dict[str, pa.Column] = {
@@ -502,6 +513,8 @@ def validate_survey(
     coerced, problems = coerce_frame(work, cb, decimal=decimal)
     problems = list(extra_problems) + problems
     ids = _ids(coerced)
+    from pandera.errors import SchemaErrors
+
     try:
         build_schema(cb).validate(coerced, lazy=True)
     except SchemaErrors as err:
