@@ -427,13 +427,13 @@ def test_a_factorys_jobs_run_in_children_of_it_and_report_their_result_or_error(
     from clusterkrise.warmkernel import Factory
 
     jobs = [{"call": "os:getppid", "needs": ["colorsys"]}, {"call": "json:loads", "args": ["[1, 2]"]},
-            {"call": "json:loads", "args": ["{"]}, {"call": "os:abort"}]
+            {"call": "json:loads", "args": ["{"]}, {"call": "os:_exit", "args": [3]}]
     with Factory(b._kernel_env(b.Layout(tmp_path)), tmp_path / "kernels.log", preload=["colorsys"], jobs=jobs) as factory:
         assert factory.job_result(0) == factory.process.pid
         assert factory.job_result(1) == [1, 2]
         with pytest.raises(RuntimeError, match="json:loads: JSONDecodeError"):
             factory.job_result(2)
-        with pytest.raises(RuntimeError, match="os:abort: the job ended with status -6 and no result"):
+        with pytest.raises(RuntimeError, match="os:_exit: the job ended with status 3 and no result"):
             factory.job_result(3)
 
 
