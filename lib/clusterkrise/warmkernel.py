@@ -6,6 +6,9 @@ runs; with nine notebooks on two cores that dominates the build. Here one *facto
 once and forks a new, single-use kernel per notebook. Every notebook still gets its own process (nothing of one
 notebook's state reaches another): the fork only shares what importing the libraries did.
 
+The build's factory can also run *jobs*: a function forked off as soon as the modules it needs are imported, before
+the factory's other imports, whose JSON result the build reads (the build's check of the survey file is one).
+
 Jupyter does not need to know: the build writes a kernelspec named ``python3`` into a private JUPYTER_PATH folder
 whose command is this file's ``client`` mode. The client asks the factory for a kernel, relays signals to it and
 exits with its exit status, so papermill and jupyter_client see an ordinary kernel process.
