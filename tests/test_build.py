@@ -577,3 +577,28 @@ def test_a_failure_while_listing_the_modules_ends_the_factory_already_started(pr
     assert started, "the factory was started before the list was worked out"
     assert started[0].poll() is not None or not psutil.pid_exists(started[0].pid)
     assert not b.Layout(project).kernels_record.exists()
+
+
+@pytest.mark.parametrize("chosen, expected", [(None, 1), ("2", 2)])
+def test_warm_kernels_run_one_blas_thread_unless_the_user_chose_otherwise(tmp_path, monkeypatch, chosen, expected):
+    """A build runs a kernel per core: BLAS threads on top of that spin for a core (notebook 12's bootstrap took a
+    third more CPU with them). OpenBLAS fixes its thread count when numpy loads it, in the factory."""
+    pytest.importorskip("threadpoolctl")
+    import nbclient
+
+    from clusterkrise.warmkernel import Factory
+
+    if chosen is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", chosen)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python", "display_name": "py"}})
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import numpy, threadpoolctl\n"
+        "print(*sorted({p['num_threads'] for p in threadpoolctl.threadpool_info() if p['internal_api'] == 'openblas'}))")]
+    with Factory(b._kernel_env(b.Layout(tmp_path)), tmp_path / "kernels.log", preload=["numpy"]) as factory:
+        for key, value in factory.env().items():
+            monkeypatch.setenv(key, value)
+        nbclient.NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert nb.cells[0].outputs[0]["text"].split() == [str(expected)]

@@ -191,6 +191,11 @@ def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = N
     print("listening", flush=True)
     os.dup2(2, 1)  # nobody reads the start-up pipe any more; a full pipe would block a kernel
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # One BLAS thread per kernel, unless the user chose otherwise (OpenBLAS reads this once, when numpy loads it).
+    # The build runs a kernel per core, and OpenBLAS's own threads then wait for a core by spinning on it: the
+    # bootstrap's matrix products in notebook 12 cost 2.4 s of CPU instead of 1.6-1.8 s, and even alone the
+    # notebook is no faster with two threads (matrices of a few thousand rows).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # Python's advice for a process that forks without exec: no collections while importing, and everything
     # imported frozen before the first fork. A kernel's collections then never walk the ~200,000 objects of
     # the libraries (a tenth to a quarter of a second per notebook), nor copy the pages they live on.
