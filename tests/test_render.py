@@ -258,6 +258,50 @@ def test_typst_failure_names_the_generated_typst_file(tmp_path):
     assert "unknown variable" in str(err.value)
 
 
+def test_a_batch_of_conversions_writes_what_the_command_line_writes(tmp_path):
+    """A render parses its chapters and writes its pages in a few `pandoc lua` processes (filters/batch.lua)
+    instead of a process each: each result must be the command line's, to the byte."""
+    from clusterkrise.render.book import HTML_TEMPLATE, run_pandoc_batch
+
+    texts = ["# Titel {#sec-a}\n\nText mit *Betonung*[^1] und „Zitat“.\n\n[^1]: Fußnote.\n",
+             "---\ntitle: Nur Metadaten\n---\n\n| a | b |\n|--:|:--|\n| 1 | x |\n", ""]
+    parsed = run_pandoc_batch([{"read": t} for t in texts], ["a.qmd", "b.qmd", "c.qmd"], step="test")
+    assert parsed == [run_pandoc(["-f", "markdown", "-t", "json"], step="test", file="x", stdin=t) for t in texts]
+    doc = json.loads(parsed[0])
+    doc["blocks"] += [{"t": "Header", "c": [2, [f"sec-{i}", [], []], [{"t": "Str", "c": f"H{i}"}]]} for i in range(2)]
+    page = json.dumps(doc)
+    variables = {"pagetitle": "T &amp; U", "lang": "de", "book-nav": "<ol><li>x</li></ol>", "title-block": "true"}
+    written = run_pandoc_batch([{"write": page, "template": str(HTML_TEMPLATE), "variables": variables, "toc_depth": depth}
+                                for depth in (None, 3)], ["a.qmd", "b.qmd"], step="test")
+    args = ["-f", "json", "-t", "html5", "--template", str(HTML_TEMPLATE), *[f"-V{k}={v}" for k, v in variables.items()]]
+    assert written == [run_pandoc(args, step="test", file="x", stdin=page),
+                       run_pandoc([*args, "--toc", "--toc-depth=3"], step="test", file="x", stdin=page)]
+    assert "page-toc" in written[1] and "page-toc" not in written[0]
+
+
+def test_a_failing_conversion_in_a_batch_names_its_file():
+    from clusterkrise.render.book import run_pandoc_batch
+
+    with pytest.raises(RenderError) as err:
+        run_pandoc_batch([{"read": "ok"}, {"write": "{not json", "template": "x", "variables": {}, "toc_depth": None},
+                          {"read": "ok"}], ["one.qmd", "two.qmd", "three.qmd"], step="pandoc-html")
+    assert err.value.step == "pandoc-html" and err.value.file == "two.qmd"
+
+
+def test_a_clean_render_starts_pandoc_a_few_times_not_once_per_chapter_and_page(tmp_path, monkeypatch):
+    import clusterkrise.render.book as book
+
+    project = copy_fixture(tmp_path)
+    started = []
+    real = book.run_pandoc
+    monkeypatch.setattr(book, "run_pandoc", lambda args, **kw: started.append(args[:2]) or real(args, **kw))
+    render_book(project, tmp_path / "out", formats=("html",), executed_dir=project / "executed")
+    pages = len(list((tmp_path / "out").glob("*.html")))
+    assert pages >= 4
+    # parses, pages and the chapter pass: a process per core each; the book pass: one
+    assert len(started) <= 3 * book.PANDOC_WORKERS + 1, started
+
+
 def test_missing_chapter_file_is_reported(tmp_path):
     project = copy_fixture(tmp_path)
     (project / "chapters" / "imprint.qmd").unlink()

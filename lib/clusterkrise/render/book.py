@@ -261,6 +261,48 @@ def run_pandoc(args: list[str], *, step: str, file: str, stdin: str | None = Non
     return proc.stdout
 
 
+BATCH = PACKAGE_DIR / "filters" / "batch.lua"
+
+
+def _runs(sizes: list[int], n: int) -> list[list[int]]:
+    """The indices of ``sizes`` in order, cut into at most ``n`` runs of about equal total size."""
+    share = sum(sizes) / max(1, min(n, len(sizes)))
+    runs: list[list[int]] = [[]]
+    filled = 0.0
+    for i, size in enumerate(sizes):
+        if runs[-1] and filled + size / 2 > share * len(runs) and len(runs) < n:
+            runs.append([])
+        runs[-1].append(i)
+        filled += size
+    return runs if sizes else []
+
+
+def run_pandoc_batch(jobs: list[dict[str, Any]], files: list[str], *, step: str) -> list[str]:
+    """The conversions ``jobs`` (see ``filters/batch.lua``; ``files[i]`` names the i-th one's source) in ``pandoc
+    lua`` processes side by side, one per core, each taking a run of them in order; their outputs in order. One
+    process per conversion would start the pandoc binary about forty times a render. A job that fails raises
+    :class:`RenderError` naming its file."""
+    sizes = [len(job.get("read") or job.get("write") or "") for job in jobs]
+    outputs: list[str] = [""] * len(jobs)
+
+    def run(indices: list[int]) -> None:
+        named = files[indices[0]] if len(indices) == 1 else f"{files[indices[0]]} ... {files[indices[-1]]}"
+        answers = json.loads(run_pandoc(["lua", str(BATCH)], step=step, file=named,
+                                        stdin=json.dumps([jobs[i] for i in indices])))
+        for i, answer in zip(indices, answers):
+            if "error" in answer:
+                raise RenderError(step, files[i], answer["error"])
+            outputs[i] = answer["ok"]
+
+    runs = _runs(sizes, PANDOC_WORKERS)
+    if len(runs) == 1:
+        run(runs[0])
+    elif runs:
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            list(pool.map(run, runs))
+    return outputs
+
+
 # --------------------------------------------------------------------------------------------
 # pandoc JSON helpers
 
@@ -348,25 +390,32 @@ def _copy_images(blocks: list[Any], chapter: Path, staging: Path) -> None:
 _STAGING = "\u0000staging\u0000"  # stands for the render's temporary folder in cached parses
 
 
-def _parse_chapter(path: Path, text: str, staging: Path, cache: RenderCache | None = None) -> list[Any]:
+def _parse_chapters(items: list[tuple[Path, str]], staging: Path, cache: RenderCache | None = None) -> list[dict[str, Any]]:
+    """Each ``(path, text)`` parsed as pandoc markdown (from the cache, the rest in :func:`run_pandoc_batch`), its
+    title put in front as a heading when the text has none, its images copied into ``staging``: the documents."""
     # The text names this render's temporary folder (embedded figures); the cache key must not.
     here = str(staging)
-    key = cache.key("parse", text.replace(here, _STAGING)) if cache else ""
-    parsed = cache.get("parse", key) if cache else None
-    if parsed is None:
-        parsed = run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file=str(path), stdin=text)
+    in_json = json.dumps(here)[1:-1]
+    keys = [cache.key("parse", text.replace(here, _STAGING)) if cache else "" for _, text in items]
+    parsed: list[str | None] = [cache.get("parse", key) if cache else None for key in keys]
+    missing = [i for i, text in enumerate(parsed) if text is None]
+    fresh = run_pandoc_batch([{"read": items[i][1]} for i in missing], [str(items[i][0]) for i in missing],
+                             step="pandoc-parse")
+    for i, text in zip(missing, fresh):
+        parsed[i] = text.replace(in_json, _STAGING)
         if cache:
-            cache.put("parse", key, parsed.replace(json.dumps(here)[1:-1], _STAGING))
-    else:
-        parsed = parsed.replace(_STAGING, json.dumps(here)[1:-1])
-    doc = json.loads(parsed)
-    blocks = doc["blocks"]
-    title = doc.get("meta", {}).get("title")
-    if title and not (blocks and blocks[0]["t"] == "Header" and blocks[0]["c"][0] == 1):
-        inlines = title["c"] if title["t"] == "MetaInlines" else [{"t": "Str", "c": str(title.get("c", ""))}]
-        blocks.insert(0, {"t": "Header", "c": [1, ["", [], []], inlines]})
-    _copy_images(blocks, path, staging)
-    return blocks
+            cache.put("parse", keys[i], parsed[i])
+    docs = []
+    for (path, _), text in zip(items, parsed):
+        doc = json.loads(text.replace(_STAGING, in_json))
+        blocks = doc["blocks"]
+        title = doc.get("meta", {}).get("title")
+        if title and not (blocks and blocks[0]["t"] == "Header" and blocks[0]["c"][0] == 1):
+            inlines = title["c"] if title["t"] == "MetaInlines" else [{"t": "Str", "c": str(title.get("c", ""))}]
+            blocks.insert(0, {"t": "Header", "c": [1, ["", [], []], inlines]})
+        _copy_images(blocks, path, staging)
+        docs.append(doc)
+    return docs
 
 
 def _dedupe_header_ids(chapters: list[Chapter]) -> None:
@@ -506,14 +555,7 @@ class _ChapterPass:
         cfg, version, meta_file = self.cfg, self.version, self.meta_file
         # batches of about equal size, in book order, one per pandoc process
         sizes = [len(json.dumps(ch.blocks)) for ch in missing]
-        share = sum(sizes) / min(PANDOC_WORKERS, len(missing))
-        batches: list[list[Chapter]] = [[]]
-        filled = 0.0
-        for ch, size in zip(missing, sizes):
-            if batches[-1] and filled + size / 2 > share * len(batches) and len(batches) < PANDOC_WORKERS:
-                batches.append([])
-            batches[-1].append(ch)
-            filled += size
+        batches = [[missing[i] for i in run] for run in _runs(sizes, PANDOC_WORKERS)]
 
         def run(batch: list[Chapter]) -> None:
             stdin = json.dumps({"pandoc-api-version": version, "meta": {},
@@ -554,17 +596,13 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
             rel = path.relative_to(cfg.project_dir).as_posix()
             text = resolve_shortcodes(path.read_text(encoding="utf-8"), source=Path(rel), variables=variables, embed=embedder)
             resolved.append((path, rel, text))
-    with timed("render", "pandoc-parse"), ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-        parsed = list(pool.map(lambda item: _parse_chapter(item[0], item[2], staging, cache), resolved))
-    chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=blocks) for (path, rel, _), blocks in zip(resolved, parsed)]
+    with timed("render", "pandoc-parse"):
+        docs = _parse_chapters([(path, text) for path, _, text in resolved], staging, cache)
+    chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=doc["blocks"]) for (path, rel, _), doc in zip(resolved, docs)]
     _dedupe_header_ids(chapters)
-    # the API version must match the pandoc binary; ask it once (the cache's key names the binary)
-    version = cache.get("probe", cache.key("api-version")) if cache else None
-    if version is None:
-        probe = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="pandoc-parse", file="(probe)", stdin=""))
-        version = probe["pandoc-api-version"]
-        if cache:
-            cache.put("probe", cache.key("api-version"), version)
+    # the JSON the filter reads must name the binary's API version: a parse names it (a cached one too: the
+    # cache's key names the binary), and load_config makes sure there is a chapter
+    version = docs[0]["pandoc-api-version"]
     meta_file = _metadata_file(cfg, staging)
     passes = _ChapterPass(cfg, version, meta_file, staging, cache)
     with timed("render", "pandoc-filter-chapters"):
@@ -891,46 +929,43 @@ def render_html(cfg: BookConfig, doc: dict[str, Any], chapters: list[Chapter], s
         if only is not None and ch.rel not in only:
             continue
         page = {"pandoc-api-version": doc["pandoc-api-version"], "meta": {}, "blocks": ch.blocks}
-        args = [
-            "-f", "json", "-t", "html5", "--template", str(HTML_TEMPLATE),
-            "-V", f"pagetitle={html.escape(ch.title)}", "-V", f"lang={cfg.lang}",
-            "-V", f"book-title={html.escape(cfg.title)}",
-            "-V", f"book-nav={_nav_html(chapters, ch)}",
-            "-V", f"pager={_pager_html(chapters[i - 1] if i else None, chapters[i + 1] if i + 1 < len(chapters) else None)}",
-            "-V", f"body-class={' '.join(ch.classes)}",
-        ]
+        variables = {
+            "pagetitle": html.escape(ch.title), "lang": cfg.lang, "book-title": html.escape(cfg.title),
+            "book-nav": _nav_html(chapters, ch),
+            "pager": _pager_html(chapters[i - 1] if i else None, chapters[i + 1] if i + 1 < len(chapters) else None),
+            "body-class": " ".join(ch.classes),
+        }
         if ch.page == "index.html":
-            args += ["-V", "title-block=true", "-V", f"book-author={html.escape(', '.join(cfg.authors))}"]
+            variables.update({"title-block": "true", "book-author": html.escape(", ".join(cfg.authors))})
             if cfg.subtitle:
-                args += ["-V", f"book-subtitle={html.escape(cfg.subtitle)}"]
+                variables["book-subtitle"] = html.escape(cfg.subtitle)
             if cfg.date:
-                args += ["-V", f"book-date={html.escape(display_date(cfg.date))}"]
-        if listed_h2[ch.rel] >= 2:
-            args += ["--toc", "--toc-depth=3"]
-        jobs.append((ch, args, json.dumps(page)))
+                variables["book-date"] = html.escape(display_date(cfg.date))
+        # pandoc's HTML writer with the book's template, as `pandoc -f json -t html5 --template ... -V name=value
+        # [--toc --toc-depth=3]` (see filters/batch.lua)
+        job = {"template": str(HTML_TEMPLATE), "variables": variables, "toc_depth": 3 if listed_h2[ch.rel] >= 2 else None}
+        jobs.append((ch, job, json.dumps(page)))
 
     results = results_dir if results_dir.is_dir() else None
     data_key = _results_digest(results) if cache else ""
-
-    def write_page(job) -> None:
-        ch, args, stdin = job
-        key = cache.key("html", "\0".join(args), stdin, data_key) if cache else ""
-        body = cache.get("html", key) if cache else None
-        if body is None:
-            body = run_pandoc(args, step="pandoc-html", file=ch.rel, stdin=stdin)
-            body = figures_html(wrap_tables(body), out_dir, results, out_dir / "data")
-            if cache:
-                cache.put("html", key, body)
-        else:  # the data tables figures_html would have copied beside the page
+    keys = [cache.key("html", json.dumps(job, sort_keys=True), stdin, data_key) if cache else "" for _, job, stdin in jobs]
+    bodies = [cache.get("html", key) if cache else None for key in keys]
+    missing = [i for i, body in enumerate(bodies) if body is None]
+    written = run_pandoc_batch([{**jobs[i][1], "write": jobs[i][2]} for i in missing], [jobs[i][0].rel for i in missing],
+                               step="pandoc-html")
+    for i, body in zip(missing, written):
+        bodies[i] = figures_html(wrap_tables(body), out_dir, results, out_dir / "data")
+        if cache:
+            cache.put("html", keys[i], bodies[i])
+    fresh = set(missing)
+    for i, ((ch, _, _), body) in enumerate(zip(jobs, bodies)):
+        if i not in fresh:  # the data tables figures_html would have copied beside the page
             (out_dir / "data").mkdir(exist_ok=True)
             for name in _DATA_LINK.findall(body):
                 shutil.copyfile(sorted(results.glob(f"*/{name}"))[0], out_dir / "data" / name)
         if ch.style:
             body = body.replace('<body class="', f'<body style="{html.escape(ch.style)}" class="', 1)
         (out_dir / ch.page).write_text(body, encoding="utf-8")
-
-    with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-        list(pool.map(write_page, jobs))
     (out_dir / "assets").mkdir(exist_ok=True)
     shutil.copyfile(CSS, out_dir / "assets" / "book.css")
     # the charts' text is set in DejaVu Sans: the browser gets the same font file as Typst
