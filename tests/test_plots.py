@@ -560,3 +560,42 @@ def test_figure_cache_folder_is_the_projects_and_can_be_switched_off(monkeypatch
     assert figure_cache() is None
     monkeypatch.setenv(ENV, "/somewhere/else")
     assert figure_cache() == Path("/somewhere/else")
+
+
+def test_labels_inside_segments_take_no_room_so_one_left_out_needs_no_second_layout(tmp_path):
+    """They lie inside their bars: the layout leaves them out, and the axes sit where they sit without them."""
+    def save(min_label_share):
+        fig = plots.stacked_share_bars(_stacked([0.90, 0.09, 0.01]), categories=[1, 2, 3],
+                                       min_label_share=min_label_share)
+        engine, runs = fig.get_layout_engine(), []
+        real = engine.execute
+        engine.execute = lambda figure: runs.append(1) or real(figure)
+        svg = plots.save_figure(fig, tmp_path / f"x{min_label_share}", alt_text="alt").read_text(encoding="utf-8")
+        return [tuple(ax.get_position().bounds) for ax in fig.axes], len(runs), svg
+
+    with_labels, runs, svg = save(0.0)
+    assert ">1 %<" not in svg and " 1 %" not in svg  # one label was left out ...
+    assert runs == 1  # ... and the figure was laid out once
+    assert with_labels == save(1.01)[0]
+
+
+@pytest.mark.parametrize("make", [
+    lambda s, u: plots.grouped_bars(u, value="share", colour="groups"),
+    lambda s, u: plots.dot_plot_means(s, utest=u, colour="ch07", xlim=(1, 10)),
+], ids=["bars", "dots"])
+def test_an_empty_axis_label_is_not_placed_from_the_tick_labels_and_nothing_drawn_moves(tmp_path, summary, utest, make):
+    """Its place is never drawn: save_figure fixes it instead of measuring the tick labels again for it."""
+    import matplotlib.axis
+
+    fig = make(summary, utest)
+    empty = [axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) if not axis.label.get_text()]
+    assert empty, "the chart should have an axis without a label"
+    measured = []
+    real = matplotlib.axis.Axis._get_tick_boxes_siblings
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matplotlib.axis.Axis, "_get_tick_boxes_siblings",
+                      lambda self, renderer: measured.append(self) or real(self, renderer))
+        ours = plots.save_figure(fig, tmp_path / "ours", alt_text="alt").read_bytes()
+    assert not [axis for axis in measured if any(axis is e for e in empty)]
+    assert measured, "an axis with a label is still placed from its tick labels"
+    assert ours == _plain_savefig(make(summary, utest), tmp_path / "plain.svg")
