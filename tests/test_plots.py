@@ -137,10 +137,9 @@ def test_dot_plot_group_markers_grey_when_not_significant(summary, utest):
     ax = fig.axes[0]
     dark = plots.BLOCK_SHADES["ch07"][1]
     grey_dark = plots.BLOCK_SHADES["grey"][1]
+    (markers,) = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() == "group2"]
     for i, sig in enumerate(utest["significant"]):
-        marker = [c for c in ax.collections
-                  if isinstance(c, PathCollection) and c.get_gid() == f"group2-{i}"][0]
-        assert _hex(marker.get_facecolor()[0]) == _hex(dark if sig else grey_dark)
+        assert _hex(markers.get_facecolor()[i]) == _hex(dark if sig else grey_dark)
 
 
 def test_legend_states_alpha_of_table(summary, utest):
@@ -325,9 +324,9 @@ def test_charts_accept_tables_of_descriptives_and_utests(tmp_path):
     table = utests.compare_groups(data, ITEMS, {"betroffenheit": group}, alpha=0.10,
                                   item_labels=labels)
     fig = plots.dot_plot_means(summary, utest=table, colour="ch07", xlim=(1, 10), alpha=0.10)
-    marker = [c for c in fig.axes[0].collections if c.get_gid() == "group2-0"][0]
+    (markers,) = [c for c in fig.axes[0].collections if c.get_gid() == "group2"]
     assert bool(table.loc[0, "significant"])
-    assert _hex(marker.get_facecolor()[0]) == _hex(plots.BLOCK_SHADES["ch07"][1])
+    assert _hex(markers.get_facecolor()[0]) == _hex(plots.BLOCK_SHADES["ch07"][1])
     dist = descriptives.distribution(data, ITEMS, scale_min=1, scale_max=10, item_labels=labels)
     grid = plots.distribution_grid(dist, scale_min=1, scale_max=10, colour="ch07")
     assert sum(len(ax.patches) for ax in grid.axes) == 10 * len(ITEMS)
