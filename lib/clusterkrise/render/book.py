@@ -455,7 +455,7 @@ def _metadata_file(cfg: BookConfig, staging: Path) -> Path:
     return path
 
 
-# Generated blocks that only their own page shows (each reading list is one citeproc run).
+# Generated blocks that only their own page shows (a reading list has the bibliography formatted by citeproc).
 _PAGE_ONLY_DIVS = {"reading-list", "notes-page"}
 
 
