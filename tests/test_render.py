@@ -279,6 +279,40 @@ def test_a_batch_of_conversions_writes_what_the_command_line_writes(tmp_path):
     assert "page-toc" in written[1] and "page-toc" not in written[0]
 
 
+def test_a_batch_parses_and_filters_chapters_as_the_command_line_does(tmp_path):
+    """The chapter pass runs in the batch process right after the parse, over all its chapters at once: each
+    chapter comes out as the command line's parse, wrapped in its chapter div and run through the filter."""
+    from clusterkrise.render.book import run_pandoc_batch
+
+    meta = tmp_path / "metadata.yaml"
+    meta.write_text("lang: de\ntitle: Buch\n", encoding="utf-8")
+    texts = {"a.qmd": "# Eins\n\nText mit Randnotiz [Am Rand.]{.aside} und [English]{lang=en-GB}.\n",
+             "b.qmd": "---\ntitle: Zwei\n---\n\n::: {.callout-note}\n## Hinweis\nInhalt.\n:::\n"}
+    jobs = [{"chapter": text, "source": name, "filter": str(FILTER), "metadata_file": str(meta),
+             "metadata": {"book-pass": "chapter"}} for name, text in texts.items()]
+    batch = run_pandoc_batch(jobs, list(texts), step="test")
+    for (name, text), out in zip(texts.items(), batch):
+        parsed = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="test", file=name, stdin=text))
+        blocks = parsed["blocks"]
+        if "title" in parsed["meta"] and not (blocks and blocks[0]["t"] == "Header" and blocks[0]["c"][0] == 1):
+            blocks.insert(0, {"t": "Header", "c": [1, ["", [], []], parsed["meta"]["title"]["c"]]})
+        wrapped = {**parsed, "meta": {}, "blocks": [{"t": "Div", "c": [["", ["book-chapter"], [["source", name]]], blocks]}]}
+        filtered = json.loads(run_pandoc(["-f", "json", "-t", "json", "--metadata-file", str(meta), "-M", "book-pass=chapter",
+                                          "--lua-filter", str(FILTER)], step="test", file=name, stdin=json.dumps(wrapped)))
+        assert json.loads(out)["blocks"] == filtered["blocks"][0]["c"][1]
+    assert "margin-note" in batch[0] and "Zwei" in batch[1]
+
+
+def test_a_chapter_that_does_not_parse_is_named_with_the_parse_as_its_step():
+    from clusterkrise.render.book import run_pandoc_batch
+
+    jobs = [{"chapter": text, "source": name, "filter": str(FILTER), "metadata": {"book-pass": "chapter"}}
+            for name, text in (("ok.qmd", "# Gut\n"), ("bad.qmd", "---\ntitle: [unclosed\n---\n\n# X\n"))]
+    with pytest.raises(RenderError) as err:
+        run_pandoc_batch(jobs, ["chapters/ok.qmd", "chapters/bad.qmd"], step="pandoc-filter")
+    assert err.value.step == "pandoc-parse" and err.value.file == "chapters/bad.qmd"
+
+
 def test_a_failing_conversion_in_a_batch_names_its_file():
     from clusterkrise.render.book import run_pandoc_batch
 
@@ -298,8 +332,8 @@ def test_a_clean_render_starts_pandoc_a_few_times_not_once_per_chapter_and_page(
     render_book(project, tmp_path / "out", formats=("html",), executed_dir=project / "executed")
     pages = len(list((tmp_path / "out").glob("*.html")))
     assert pages >= 4
-    # parses, pages and the chapter pass: a process per core each; the book pass: one
-    assert len(started) <= 3 * book.PANDOC_WORKERS + 1, started
+    # the chapters (parsed and through the chapter pass) and the pages: a process per core each; the book pass: one
+    assert len(started) <= 2 * book.PANDOC_WORKERS + 1, started
 
 
 def test_missing_chapter_file_is_reported(tmp_path):

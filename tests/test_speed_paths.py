@@ -57,13 +57,13 @@ def test_a_render_from_the_cache_equals_a_render_without_it(tmp_path):
 
 def test_a_book_from_the_cache_equals_a_fresh_process(tmp_path, monkeypatch):
     """HTML and PDF after an edit, rendered in a process that rendered before (Typst memoises) with the cached
-    parses, filtered chapters (the edited one filtered inside the book pass) and pages, equal a render in a
-    fresh process without a cache (every chapter through the chapter pass in runs of its own)."""
+    filtered chapters (the edited one parsed and filtered alone) and pages, equal a render in a fresh process
+    without a cache (every chapter parsed and filtered, one process per core)."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the PDF's date and ID, in both processes
     cached, plain = mini_book(tmp_path, True), mini_book(tmp_path, False)
     render_book(cached, tmp_path / "first", executed_dir=cached / "executed")
     folder = cached / "_build" / "render-cache"
-    assert list(folder.glob("chapter-pass/*.json"))
+    assert list(folder.glob("chapter/*.json"))
     edit(cached), edit(plain)
     render_book(cached, tmp_path / "again", executed_dir=cached / "executed")
     script = ("import sys; from pathlib import Path; from clusterkrise.render.book import render_book; "

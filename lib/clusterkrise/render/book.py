@@ -3,10 +3,10 @@
 Pipeline (one filtered document feeds both formats, so numbering and citations agree):
 
 1. read ``_quarto.yml``, ``_variables.yml`` + overrides; resolve shortcodes in every chapter;
-2. parse each chapter to pandoc JSON, copy its images into a staging folder, wrap it in a
+2. parse each chapter and run the part of ``filters/book.lua`` that depends on it alone (cached per chapter;
+   ``filters/batch.lua``, one pandoc process per core), copy its images into a staging folder, wrap it in a
    ``book-chapter`` div and join all chapters into one document;
-3. run ``filters/book.lua`` in two passes: what depends on one chapter alone per chapter (cached), then
-   numbering, cross-references and citeproc once over the whole book;
+3. run ``filters/book.lua``'s book pass once over the whole book: numbering, cross-references, citeproc;
 4. HTML: split the result at the chapter divs, point cross-page links at the right page and write
    one page per chapter with the book template; PDF: write one Typst document (links to its own
    labels) and compile it.
@@ -160,10 +160,10 @@ def pandoc_path() -> str:
 
 
 class RenderCache:
-    """What earlier renders of this project computed, by content hash: each chapter's pandoc parse, its
-    blocks after the filter's chapter pass, and each HTML page. A prose edit changes one chapter's text, so
-    only that chapter is parsed and filtered again and only its page (and pages whose content moved with
-    it, e.g. numbers) is written again by pandoc; the filter's book pass and the PDF still see the whole book. A hit returns exactly the text pandoc wrote for the
+    """What earlier renders of this project computed, by content hash: each chapter parsed and through the
+    filter's chapter pass, and each HTML page. A prose edit changes one chapter's text, so only that chapter
+    is parsed and filtered again and only its page (and pages whose content moved with it, e.g. numbers) is
+    written again by pandoc; the filter's book pass and the PDF still see the whole book. A hit returns exactly the text pandoc wrote for the
     same input, so a book rendered from the cache is byte-identical to one rendered without it (the key
     holds the pandoc binary, the templates and this module's source as well as the input).
     Lives in ``_build/render-cache/``; entries no render used are removed at the end of a render."""
@@ -277,12 +277,15 @@ def _runs(sizes: list[int], n: int) -> list[list[int]]:
     return runs if sizes else []
 
 
+_BATCH_STEPS = {"parse": "pandoc-parse", "filter": "pandoc-filter"}
+
+
 def run_pandoc_batch(jobs: list[dict[str, Any]], files: list[str], *, step: str) -> list[str]:
     """The conversions ``jobs`` (see ``filters/batch.lua``; ``files[i]`` names the i-th one's source) in ``pandoc
     lua`` processes side by side, one per core, each taking a run of them in order; their outputs in order. One
     process per conversion would start the pandoc binary about forty times a render. A job that fails raises
     :class:`RenderError` naming its file."""
-    sizes = [len(job.get("read") or job.get("write") or "") for job in jobs]
+    sizes = [len(job.get("read") or job.get("chapter") or job.get("write") or "") for job in jobs]
     outputs: list[str] = [""] * len(jobs)
 
     def run(indices: list[int]) -> None:
@@ -291,7 +294,10 @@ def run_pandoc_batch(jobs: list[dict[str, Any]], files: list[str], *, step: str)
                                         stdin=json.dumps([jobs[i] for i in indices])))
         for i, answer in zip(indices, answers):
             if "error" in answer:
-                raise RenderError(step, files[i], answer["error"])
+                # the book filter names the chapter it was in: "... (in chapters/07-x.qmd)"
+                where = re.search(r"\(in ([^()]+\.qmd)\)", answer["error"])
+                raise RenderError(_BATCH_STEPS.get(answer.get("step"), step), where.group(1) if where else files[i],
+                                  answer["error"])
             outputs[i] = answer["ok"]
 
     runs = _runs(sizes, PANDOC_WORKERS)
@@ -390,30 +396,30 @@ def _copy_images(blocks: list[Any], chapter: Path, staging: Path) -> None:
 _STAGING = "\u0000staging\u0000"  # stands for the render's temporary folder in cached parses
 
 
-def _parse_chapters(items: list[tuple[Path, str]], staging: Path, cache: RenderCache | None = None) -> list[dict[str, Any]]:
-    """Each ``(path, text)`` parsed as pandoc markdown (from the cache, the rest in :func:`run_pandoc_batch`), its
-    title put in front as a heading when the text has none, its images copied into ``staging``: the documents."""
+def _filtered_chapters(items: list[tuple[Path, str, str]], staging: Path, meta_file: Path, memo: str | None,
+                       cache: RenderCache | None = None, inputs: str = "") -> list[dict[str, Any]]:
+    """Each chapter ``(path, rel, text)`` parsed and put through the part of the book filter that depends on it
+    alone (``book-pass=chapter``), then its images copied into ``staging``: the documents. Kept per chapter in the
+    cache, so after a prose edit only the edited chapter is parsed and filtered again; the others in
+    :func:`run_pandoc_batch` (one process per core, each parsing its chapters and filtering them in one run).
+    ``inputs``: the digest of what else the filter reads (:func:`_filter_inputs_digest`), part of the key."""
     # The text names this render's temporary folder (embedded figures); the cache key must not.
     here = str(staging)
     in_json = json.dumps(here)[1:-1]
-    keys = [cache.key("parse", text.replace(here, _STAGING)) if cache else "" for _, text in items]
-    parsed: list[str | None] = [cache.get("parse", key) if cache else None for key in keys]
-    missing = [i for i, text in enumerate(parsed) if text is None]
-    fresh = run_pandoc_batch([{"read": items[i][1]} for i in missing], [str(items[i][0]) for i in missing],
-                             step="pandoc-parse")
-    for i, text in zip(missing, fresh):
-        parsed[i] = text.replace(in_json, _STAGING)
+    keys = [cache.key("chapter", inputs, rel, text.replace(here, _STAGING)) if cache else "" for _, rel, text in items]
+    texts: list[str | None] = [cache.get("chapter", key) if cache else None for key in keys]
+    missing = [i for i, text in enumerate(texts) if text is None]
+    metadata = {"book-pass": "chapter", **({"citeproc-memo": memo} if memo else {})}
+    jobs = [{"chapter": items[i][2], "source": items[i][1], "filter": str(FILTER), "metadata_file": str(meta_file),
+             "metadata": metadata} for i in missing]
+    for i, text in zip(missing, run_pandoc_batch(jobs, [items[i][1] for i in missing], step="pandoc-filter")):
+        texts[i] = text.replace(in_json, _STAGING)
         if cache:
-            cache.put("parse", keys[i], parsed[i])
+            cache.put("chapter", keys[i], texts[i])
     docs = []
-    for (path, _), text in zip(items, parsed):
-        doc = json.loads(text.replace(_STAGING, in_json))
-        blocks = doc["blocks"]
-        title = doc.get("meta", {}).get("title")
-        if title and not (blocks and blocks[0]["t"] == "Header" and blocks[0]["c"][0] == 1):
-            inlines = title["c"] if title["t"] == "MetaInlines" else [{"t": "Str", "c": str(title.get("c", ""))}]
-            blocks.insert(0, {"t": "Header", "c": [1, ["", [], []], inlines]})
-        _copy_images(blocks, path, staging)
+    for (path, _, _), text in zip(items, texts):
+        doc = json.loads(text.replace(_STAGING, in_json))  # type: ignore[union-attr]
+        _copy_images(doc["blocks"], path, staging)
         docs.append(doc)
     return docs
 
@@ -496,88 +502,12 @@ def _filter_inputs_digest(cfg: BookConfig, meta_file: Path) -> str:
     return digest.hexdigest()
 
 
-class _ChapterPass:
-    """The part of the book filter that depends on one chapter alone (``book-pass=chapter``), kept per chapter
-    in the cache: after a prose edit only the edited chapter goes through it again. :meth:`lookup` takes what
-    the cache holds; the rest goes through it either in the book pass's own pandoc run (:meth:`mark`, then
-    :meth:`collect` -- one process less) or, with :meth:`run`, in pandoc runs of its own, one per core."""
-
-    def __init__(self, cfg: BookConfig, version: Any, meta_file: Path, staging: Path, cache: RenderCache | None):
-        self.cfg, self.version, self.meta_file, self.cache = cfg, version, meta_file, cache
-        self.here = json.dumps(str(staging))[1:-1]
-        self.inputs = _filter_inputs_digest(cfg, meta_file) if cache else ""
-        # the filter reuses the last citeproc results (bibliography, reading lists) for the same citations
-        self.memo: list[str] = []
-        if cache and cache.folder is not None:
-            (cache.folder / "citeproc").mkdir(parents=True, exist_ok=True)
-            self.memo = ["-M", f"citeproc-memo={cache.folder / 'citeproc' / cache.key('citeproc', self.inputs)}"]
-        self.keys: dict[str, str] = {}
-        self.missing: list[Chapter] = []
-
-    def lookup(self, chapters: list[Chapter]) -> None:
-        for ch in chapters:
-            if self.cache:
-                text = json.dumps(ch.blocks).replace(self.here, _STAGING)
-                self.keys[ch.rel] = self.cache.key("chapter-pass", self.inputs, json.dumps(self.version), ch.rel, text)
-                hit = self.cache.get("chapter-pass", self.keys[ch.rel])
-                if hit is not None:
-                    ch.blocks = json.loads(hit.replace(_STAGING, self.here))
-                    continue
-            self.missing.append(ch)
-
-    def _keep(self, ch: Chapter, blocks: list[Any]) -> None:
-        ch.blocks = blocks
-        if self.cache:
-            self.cache.put("chapter-pass", self.keys[ch.rel], json.dumps(blocks).replace(self.here, _STAGING))
-
-    def mark(self, ch: Chapter) -> list[list[str]]:
-        """The chapter div's attributes: with the mark that asks the book pass to run the chapter pass first."""
-        todo = any(m is ch for m in self.missing)
-        return [["source", ch.rel], ["chapter-pass", "todo"]] if todo else [["source", ch.rel]]
-
-    def collect(self, doc: dict[str, Any]) -> None:
-        """Take the chapter-pass results the book pass handed back (and drop them from the metadata)."""
-        results = doc["meta"].pop("chapter-pass-results", None)
-        for ch in self.missing:
-            if results is None or ch.rel not in results["c"]:
-                raise RenderError("pandoc-filter", ch.rel, "the book filter returned no chapter-pass result")
-            self._keep(ch, results["c"][ch.rel]["c"])
-        self.missing = []
-
-    def run(self, only: Callable[[Chapter], bool] = lambda ch: True) -> None:
-        """Filter the missing chapters ``only`` accepts in pandoc runs of their own."""
-        todo = [ch for ch in self.missing if only(ch)]
-        self.missing = [ch for ch in self.missing if not only(ch)]
-        if todo:
-            self._run(todo)
-
-    def _run(self, missing: list[Chapter]) -> None:
-        cfg, version, meta_file = self.cfg, self.version, self.meta_file
-        # batches of about equal size, in book order, one per pandoc process
-        sizes = [len(json.dumps(ch.blocks)) for ch in missing]
-        batches = [[missing[i] for i in run] for run in _runs(sizes, PANDOC_WORKERS)]
-
-        def run(batch: list[Chapter]) -> None:
-            stdin = json.dumps({"pandoc-api-version": version, "meta": {},
-                                "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in batch]})
-            out = json.loads(run_pandoc(
-                ["-f", "json", "-t", "json", "--metadata-file", str(meta_file), "-M", "book-pass=chapter",
-                 *self.memo, "--lua-filter", str(FILTER)],
-                step="pandoc-filter", file=batch[0].rel if len(batch) == 1 else "book (chapters)", stdin=stdin,
-                cwd=cfg.project_dir,
-            ))
-            by_source = {dict(block["c"][0][2])["source"]: block["c"][1] for block in out["blocks"]
-                         if block["t"] == "Div" and "book-chapter" in block["c"][0][1]}
-            for ch in batch:
-                self._keep(ch, by_source[ch.rel])
-
-        with ThreadPoolExecutor(max_workers=PANDOC_WORKERS) as pool:
-            list(pool.map(run, batches))
-
-
-# Up to this many chapters missing from the cache go through the chapter pass inside the book pass's run
-# (a prose edit: one pandoc process less); more are filtered in runs of their own, side by side.
-MIXED_PASS_MAX = 2
+def _citeproc_memo(cache: RenderCache | None, inputs: str) -> str | None:
+    """Where the filter keeps the last citeproc results (bibliography, reading lists) for the same citations."""
+    if not cache or cache.folder is None:
+        return None
+    (cache.folder / "citeproc").mkdir(parents=True, exist_ok=True)
+    return str(cache.folder / "citeproc" / cache.key("citeproc", inputs))
 
 
 def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path, executed_dir: Path | None,
@@ -588,29 +518,24 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     ``on_book_input(json, args)``: called with the book pass's input and pandoc arguments as soon as they are
     known, before the book pass runs (the PDF runs its own book pass from them, see :func:`render_pdf`)."""
     embedder = NotebookEmbedder(executed_dir, staging / "media") if executed_dir is not None else None
-    # Shortcodes one after another (the embedder writes media files and caches notebooks), then the
-    # pandoc parses side by side: each is a subprocess, and together they are most of a render.
+    # Shortcodes one after another (the embedder writes media files and caches notebooks), then the chapters
+    # parsed and filtered in pandoc processes side by side.
     resolved = []
     with timed("render", "shortcodes"):
         for path in cfg.chapters:
             rel = path.relative_to(cfg.project_dir).as_posix()
             text = resolve_shortcodes(path.read_text(encoding="utf-8"), source=Path(rel), variables=variables, embed=embedder)
             resolved.append((path, rel, text))
-    with timed("render", "pandoc-parse"):
-        docs = _parse_chapters([(path, text) for path, _, text in resolved], staging, cache)
+    meta_file = _metadata_file(cfg, staging)
+    inputs = _filter_inputs_digest(cfg, meta_file) if cache else ""
+    memo = _citeproc_memo(cache, inputs)
+    with timed("render", "pandoc-chapters"):
+        docs = _filtered_chapters(resolved, staging, meta_file, memo, cache, inputs)
     chapters: list[Chapter] = [Chapter(source=path, rel=rel, blocks=doc["blocks"]) for (path, rel, _), doc in zip(resolved, docs)]
     _dedupe_header_ids(chapters)
     # the JSON the filter reads must name the binary's API version: a parse names it (a cached one too: the
     # cache's key names the binary), and load_config makes sure there is a chapter
     version = docs[0]["pandoc-api-version"]
-    meta_file = _metadata_file(cfg, staging)
-    passes = _ChapterPass(cfg, version, meta_file, staging, cache)
-    with timed("render", "pandoc-filter-chapters"):
-        passes.lookup(chapters)
-        if whole is not None:  # a skeleton is cut from a filtered chapter: those first, in runs of their own
-            passes.run(lambda ch: ch.rel not in whole)
-        if len(passes.missing) > MIXED_PASS_MAX:  # many (a clean render): side by side, one run per core
-            passes.run()
     if whole is not None:
         for ch in chapters:
             if ch.rel not in whole:
@@ -618,11 +543,11 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
     with_blocks = {
         "pandoc-api-version": version,
         "meta": {},
-        "blocks": [_div(ch.blocks, ["book-chapter"], passes.mark(ch)) for ch in chapters],
+        "blocks": [_div(ch.blocks, ["book-chapter"], [["source", ch.rel]]) for ch in chapters],
     }
     # the filter runs citeproc itself, as its last step (it then marks each entry's language)
-    book_args = ["-f", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book", *passes.memo,
-                 "--lua-filter", str(FILTER)]
+    book_args = ["-f", "json", "--metadata-file", str(meta_file), "-M", "book-pass=book",
+                 *(["-M", f"citeproc-memo={memo}"] if memo else []), "--lua-filter", str(FILTER)]
     book_input = json.dumps(with_blocks)
     if on_book_input is not None:
         on_book_input(book_input, book_args)
@@ -630,7 +555,6 @@ def build_document(cfg: BookConfig, variables: Mapping[str, Any], staging: Path,
         filtered = run_pandoc([*book_args, "-t", "json"], step="pandoc-filter", file="book (all chapters)",
                               stdin=book_input, cwd=cfg.project_dir)
     doc = json.loads(filtered)
-    passes.collect(doc)
     out: list[Chapter] = []
     for block in doc["blocks"]:
         if block["t"] == "Div" and "book-chapter" in block["c"][0][1]:

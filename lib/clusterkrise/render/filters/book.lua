@@ -811,12 +811,10 @@ local function table_cells(tbl)
   return tbl
 end
 
--- The embedded renderer may run the filter in two passes (metadata `book-pass`): "chapter" does what
+-- The embedded renderer runs the filter in two passes (metadata `book-pass`): "chapter" does what
 -- depends on one chapter alone (notes pages, reading lists, callouts, tables, languages, margin notes),
--- so its result can be kept per chapter; "book" does what needs the whole book (numbering,
--- cross-references, citeproc), and first the chapter pass of each chapter div marked
--- `chapter-pass="todo"`, whose result it hands back in the metadata field `chapter-pass-results`
--- (source -> blocks; set after citeproc, so citeproc never sees them). Without the key (Quarto, or one
+-- so its result can be kept per chapter (filters/batch.lua runs it right after the parse); "book" does
+-- what needs the whole book (numbering, cross-references, citeproc). Without the key (Quarto, or one
 -- run) the filter does both over the whole document, in this order. With `book-output=pdf` the book pass
 -- returns the PDF's document instead (see pdf_document), for the Typst writer in the same pandoc run.
 local function chapter_pass(doc)
@@ -987,27 +985,9 @@ function Pandoc(doc)
   if pass == "chapter" then
     return doc
   end
-  local results = {}
-  if pass == "book" then
-    for i, block in ipairs(doc.blocks) do
-      if block.t == "Div" and block.attributes["chapter-pass"] == "todo" then
-        block.attributes["chapter-pass"] = nil
-        local done = chapter_pass(pandoc.Pandoc({ block }, doc.meta)).blocks[1]
-        results[block.attributes["source"]] = done.content:map(function(b) return b:clone() end)
-        doc.blocks[i] = done
-      end
-    end
-  end
   doc = book_pass(doc)
   if output == "pdf" then
     return pdf_document(doc)
-  end
-  if next(results) then
-    local meta = {}
-    for source, blocks in pairs(results) do
-      meta[source] = pandoc.MetaBlocks(blocks)
-    end
-    doc.meta["chapter-pass-results"] = pandoc.MetaMap(meta)
   end
   return doc
 end
