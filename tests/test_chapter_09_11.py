@@ -169,6 +169,13 @@ def test_figure_n_is_the_number_who_answered(default):
     assert raw10["ch101_n"] == answered["B1"]
 
 
+def test_n_answered_counts_the_rows_answered_returns():
+    survey = Survey.load(Params.of())
+    questions = [q.id for q in survey.codebook]
+    assert {q: survey.n_answered(q) for q in questions} == {q: len(survey.answered(q)) for q in questions}
+    assert len({survey.n_answered(q) for q in questions}) > 1, "the questions should differ in who answered"
+
+
 # -------------------------------------------------------------------------------------------- params
 
 

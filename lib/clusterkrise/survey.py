@@ -93,6 +93,11 @@ class Survey:
         frame = self.data if frame is None else frame
         return frame.loc[frame[self.items(question)].notna().any(axis=1)]
 
+    def n_answered(self, question: str) -> int:
+        """How many cleaned respondents answered at least one item of the question (the N printed with its
+        figures): ``len(answered(question))`` without copying their rows (a fifth of a second over a book)."""
+        return int(self.data[self.items(question)].notna().any(axis=1).sum())
+
     def complete(self, question: str) -> pd.DataFrame:
         """Cleaned respondents who answered every item of the question."""
         return self.data.loc[self.data[self.items(question)].notna().all(axis=1)]
