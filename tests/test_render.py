@@ -123,6 +123,21 @@ def run_filter(markdown: str, to: str, tmp_path: Path, **meta: str) -> str:
     return run_pandoc(args, step="test", file="snippet", stdin=markdown, cwd=tmp_path)
 
 
+@pytest.mark.parametrize("where", ["chapter", "nested", "none"])
+def test_bibliography_entries_get_the_language_of_their_work_wherever_the_refs_div_is(tmp_path, where):
+    """Citeproc writes the entries into #refs: the bibliography chapter's block (looked up first), a div deeper
+    down (the whole book is walked then), or, without one, a div of its own after the chapters."""
+    (tmp_path / "refs.bib").write_text(
+        "@book{en2020, author = {Smith, Ann}, title = {Clusters}, year = {2020}, langid = {english}}\n"
+        "@book{de2019, author = {Meier, Jan}, title = {Cluster}, year = {2019}, langid = {ngerman}}\n", encoding="utf-8")
+    refs = {"chapter": "::: {#refs}\n:::\n", "nested": ":::: {.box}\n::: {#refs}\n:::\n::::\n", "none": ""}[where]
+    # (the book lists every entry: `nocite: @*`, as _quarto.yml does)
+    md = (f"---\nnocite: |\n  @*\n---\n\n::::: {{.book-chapter source=a.qmd}}\n# A\n\nSiehe @en2020 und @de2019.\n:::::\n\n"
+          f"::::: {{.book-chapter source=refs.qmd}}\n# Literatur\n\n{refs}:::::\n")
+    html = run_filter(md, "html5", tmp_path, bibliography="refs.bib", book_pass="book")
+    assert re.search(r'id="ref-en2020"[^>]*lang="en"', html) and re.search(r'id="ref-de2019"[^>]*lang="de"', html)
+
+
 def test_notes_page_is_its_own_page_in_typst_and_a_box_in_html(tmp_path):
     md = "Text.\n\n::: {.notes-page}\nWas nehmen Sie mit?\n:::\n"
     typ = run_filter(md, "typst", tmp_path)
