@@ -274,15 +274,12 @@ def test_typst_failure_names_the_generated_typst_file(tmp_path):
 
 
 def test_a_batch_of_conversions_writes_what_the_command_line_writes(tmp_path):
-    """A render parses its chapters and writes its pages in a few `pandoc lua` processes (filters/batch.lua)
-    instead of a process each: each result must be the command line's, to the byte."""
+    """A render writes its pages in a few `pandoc lua` processes (filters/batch.lua) instead of a process each:
+    each page must be the command line's, to the byte."""
     from clusterkrise.render.book import HTML_TEMPLATE, run_pandoc_batch
 
-    texts = ["# Titel {#sec-a}\n\nText mit *Betonung*[^1] und „Zitat“.\n\n[^1]: Fußnote.\n",
-             "---\ntitle: Nur Metadaten\n---\n\n| a | b |\n|--:|:--|\n| 1 | x |\n", ""]
-    parsed = run_pandoc_batch([{"read": t} for t in texts], ["a.qmd", "b.qmd", "c.qmd"], step="test")
-    assert parsed == [run_pandoc(["-f", "markdown", "-t", "json"], step="test", file="x", stdin=t) for t in texts]
-    doc = json.loads(parsed[0])
+    text = "# Titel {#sec-a}\n\nText mit *Betonung*[^1] und „Zitat“.\n\n[^1]: Fußnote.\n"
+    doc = json.loads(run_pandoc(["-f", "markdown", "-t", "json"], step="test", file="x", stdin=text))
     doc["blocks"] += [{"t": "Header", "c": [2, [f"sec-{i}", [], []], [{"t": "Str", "c": f"H{i}"}]]} for i in range(2)]
     page = json.dumps(doc)
     variables = {"pagetitle": "T &amp; U", "lang": "de", "book-nav": "<ol><li>x</li></ol>", "title-block": "true"}
@@ -329,11 +326,13 @@ def test_a_chapter_that_does_not_parse_is_named_with_the_parse_as_its_step():
 
 
 def test_a_failing_conversion_in_a_batch_names_its_file():
-    from clusterkrise.render.book import run_pandoc_batch
+    from clusterkrise.render.book import HTML_TEMPLATE, run_pandoc_batch
 
+    page = run_pandoc(["-f", "markdown", "-t", "json"], step="test", file="x", stdin="Text.\n")
     with pytest.raises(RenderError) as err:
-        run_pandoc_batch([{"read": "ok"}, {"write": "{not json", "template": "x", "variables": {}, "toc_depth": None},
-                          {"read": "ok"}], ["one.qmd", "two.qmd", "three.qmd"], step="pandoc-html")
+        run_pandoc_batch([{"write": page, "template": str(HTML_TEMPLATE), "variables": {}, "toc_depth": None},
+                          {"write": "{not json", "template": str(HTML_TEMPLATE), "variables": {}, "toc_depth": None}],
+                         ["one.qmd", "two.qmd"], step="pandoc-html")
     assert err.value.step == "pandoc-html" and err.value.file == "two.qmd"
 
 

@@ -285,7 +285,7 @@ def run_pandoc_batch(jobs: list[dict[str, Any]], files: list[str], *, step: str)
     lua`` processes side by side, one per core, each taking a run of them in order; their outputs in order. One
     process per conversion would start the pandoc binary about forty times a render. A job that fails raises
     :class:`RenderError` naming its file."""
-    sizes = [len(job.get("read") or job.get("chapter") or job.get("write") or "") for job in jobs]
+    sizes = [len(job.get("chapter") or job.get("write") or "") for job in jobs]
     outputs: list[str] = [""] * len(jobs)
 
     def run(indices: list[int]) -> None:

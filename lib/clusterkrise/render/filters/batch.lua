@@ -8,7 +8,6 @@
 -- (tests/test_render.py compares them).
 --
 -- Request (JSON on stdin), a list of jobs, each one of
---   {"read": TEXT}                                     markdown -> pandoc JSON, as `pandoc -f markdown -t json`
 --   {"chapter": TEXT, "source": NAME, "filter": PATH, "metadata_file": PATH, "metadata": {NAME: TEXT}}
 --                                                      markdown -> pandoc JSON of the chapter after the filter, as
 --       `pandoc -f json -t json --metadata-file PATH -M NAME=TEXT ... --lua-filter PATH` on the parsed chapter (its
@@ -19,10 +18,6 @@
 --                                                      pandoc JSON -> standalone HTML5 page
 -- Answer (JSON on stdout): a list of {"ok": TEXT} or {"error": MESSAGE, "step": "parse" or "filter"}, one per
 -- job, in order.
-
-local function read(job)
-  return pandoc.write(pandoc.read(job.read, "markdown"), "json") .. "\n"  -- as the command line ends JSON
-end
 
 local templates = {}
 
@@ -101,7 +96,7 @@ for i, job in ipairs(pandoc.json.decode(io.read("a"), false)) do
   if job.chapter ~= nil then
     chapter_jobs[#chapter_jobs + 1] = { index = i, job = job }
   else
-    local ok, result = pcall(job.read ~= nil and read or write, job)
+    local ok, result = pcall(write, job)
     answers[i] = ok and { ok = result } or { error = tostring(result) }
   end
 end
