@@ -88,15 +88,18 @@ class Survey:
         return {c: list(q.scale.special) for c in q.columns}
 
     # -- who answered ----------------------------------------------------------------------------
+    def _answered_mask(self, question: str, frame: pd.DataFrame) -> pd.Series:
+        return frame[self.items(question)].notna().any(axis=1)
+
     def answered(self, question: str, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         """Cleaned respondents (or those of ``frame``) who answered at least one item of the question."""
         frame = self.data if frame is None else frame
-        return frame.loc[frame[self.items(question)].notna().any(axis=1)]
+        return frame.loc[self._answered_mask(question, frame)]
 
     def n_answered(self, question: str) -> int:
         """How many cleaned respondents answered at least one item of the question (the N printed with its
         figures): ``len(answered(question))`` without copying their rows (a fifth of a second over a book)."""
-        return int(self.data[self.items(question)].notna().any(axis=1).sum())
+        return int(self._answered_mask(question, self.data).sum())
 
     def complete(self, question: str) -> pd.DataFrame:
         """Cleaned respondents who answered every item of the question."""

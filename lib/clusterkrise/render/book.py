@@ -240,14 +240,18 @@ def render_cache_for(project_dir: Path) -> RenderCache:
     return RenderCache(build / "render-cache" if build.is_dir() else None)
 
 
+def _chapter_named(message: str, default: str) -> str:
+    """The chapter the book filter names in ``message`` ("... (in chapters/07-x.qmd)"), else ``default``."""
+    where = re.search(r"\(in ([^()]+\.qmd)\)", message)
+    return where.group(1) if where else default
+
+
 def run_pandoc(args: list[str], *, step: str, file: str, stdin: str | None = None, cwd: Path | None = None) -> str:
     proc = subprocess.run(
         [pandoc_path(), *args], input=stdin, capture_output=True, text=True, encoding="utf-8", cwd=cwd
     )
     if proc.returncode != 0:
-        # the book filter names the chapter it was in: "... (in chapters/07-x.qmd)"
-        where = re.search(r"\(in ([^()]+\.qmd)\)", proc.stderr)
-        raise RenderError(step, where.group(1) if where else file, proc.stderr or f"pandoc exited with {proc.returncode}")
+        raise RenderError(step, _chapter_named(proc.stderr, file), proc.stderr or f"pandoc exited with {proc.returncode}")
     # Citeproc only warns about unknown keys and prints "(key?)"; a book must not ship that.
     unknown = re.findall(r"Citeproc: citation (\S+) not found", proc.stderr)
     if unknown:
@@ -256,8 +260,7 @@ def run_pandoc(args: list[str], *, step: str, file: str, stdin: str | None = Non
     # the others); the embedded renderer sees the whole book, so a "?@fig-x" in it is an error.
     warnings = re.findall(r"book\.lua: warning: (.+)", proc.stderr)
     if warnings:
-        where = re.search(r"\(in ([^()]+\.qmd)\)", warnings[0])
-        raise RenderError(step, where.group(1) if where else file, "; ".join(dict.fromkeys(warnings)))
+        raise RenderError(step, _chapter_named(warnings[0], file), "; ".join(dict.fromkeys(warnings)))
     return proc.stdout
 
 
@@ -294,9 +297,7 @@ def run_pandoc_batch(jobs: list[dict[str, Any]], files: list[str], *, step: str)
                                         stdin=json.dumps([jobs[i] for i in indices])))
         for i, answer in zip(indices, answers):
             if "error" in answer:
-                # the book filter names the chapter it was in: "... (in chapters/07-x.qmd)"
-                where = re.search(r"\(in ([^()]+\.qmd)\)", answer["error"])
-                raise RenderError(_BATCH_STEPS.get(answer.get("step"), step), where.group(1) if where else files[i],
+                raise RenderError(_BATCH_STEPS.get(answer.get("step"), step), _chapter_named(answer["error"], files[i]),
                                   answer["error"])
             outputs[i] = answer["ok"]
 
