@@ -437,6 +437,15 @@ def test_a_factorys_jobs_run_in_children_of_it_and_report_their_result_or_error(
             factory.job_result(3)
 
 
+def test_a_factorys_jobs_run_below_the_factorys_priority(tmp_path):
+    """The kernels wait for the factory's imports, not for the job's result: the job yields the core to them."""
+    from clusterkrise.warmkernel import JOB_NICENESS, Factory
+
+    jobs = [{"call": "os:nice", "args": [0]}]
+    with Factory(b._kernel_env(b.Layout(tmp_path)), tmp_path / "kernels.log", preload=[], jobs=jobs) as factory:
+        assert factory.job_result(0) == os.nice(0) + JOB_NICENESS
+
+
 def test_with_warm_kernels_the_factory_checks_the_data_and_bad_data_is_still_reported(project, monkeypatch):
     pytest.importorskip("clusterkrise.io", reason="io.py not written yet")
     asked = []
