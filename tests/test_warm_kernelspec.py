@@ -180,11 +180,12 @@ def test_a_changed_environment_gets_another_factory(monkeypatch):
     assert warmkernel.user_factory_key(PRELOAD) != key
 
 
-def test_without_a_private_runtime_folder_the_kernel_is_a_plain_one(kernelspec, tmp_path):
+@pytest.mark.parametrize("engine", [[], ["--engine", "clusterkrise"]], ids=["papermill's engine", "the project's engine"])
+def test_without_a_private_runtime_folder_the_kernel_is_a_plain_one(kernelspec, tmp_path, engine):
     shared = kernelspec / "clusterkrise-kernels"
     shared.mkdir()
     shared.chmod(0o777)  # others could hand out kernels here: not used
-    done = papermill(probe(tmp_path), tmp_path / "out.ipynb", "clusterkrise")
+    done = papermill(probe(tmp_path), tmp_path / "out.ipynb", "clusterkrise", *engine)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "no warm factory" in done.stderr
     assert factories(kernelspec) == []
@@ -206,3 +207,58 @@ def test_papermill_still_imports_when_another_clusterkrise_shadows_the_installed
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "ClusterkriseEngine"
+
+
+@pytest.mark.parametrize("engine, client_processes", [("clusterkrise", 0), ("nbclient", 1)])
+def test_the_projects_engine_asks_the_factory_for_the_kernel_itself(kernelspec, tmp_path, monkeypatch, engine,
+                                                                      client_processes):
+    """The project's engine gets the kernel from the factory through its own connection; papermill's engine
+    starts the kernelspec's command, a client process that asks the factory and relays (a Python start more)."""
+    import papermill as pm
+    from jupyter_client.provisioning import local_provisioner
+
+    from clusterkrise import pmengine  # noqa: F401  (registers the engine)
+
+    started = []
+    real = local_provisioner.launch_kernel
+    monkeypatch.setattr(local_provisioner, "launch_kernel", lambda cmd, **kw: started.append(cmd) or real(cmd, **kw))
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(probe(tmp_path)), str(out), kernel_name="clusterkrise", engine_name=engine,
+                        progress_bar=False, cwd=str(ROOT))
+    (factory,) = factories(kernelspec)
+    assert probe_result(out)["parent"] == factory.pid and probe_result(out)["cwd"] == str(ROOT)
+    assert len(started) == client_processes
+
+
+def test_a_kernel_asked_for_directly_can_be_interrupted_and_is_ended_with_its_manager(kernelspec):
+    """Interrupts and the immediate shutdown papermill's engine uses reach the kernel the provisioner got from
+    the factory; its exit status comes from the factory."""
+    import asyncio
+
+    from clusterkrise.pmengine import FactoryProvisioner, QuickKernelManager
+
+    async def scenario():
+        manager = QuickKernelManager(kernel_name="clusterkrise")
+        await manager.start_kernel()
+        assert isinstance(manager.provisioner, FactoryProvisioner)
+        kernel = psutil.Process(manager.provisioner.kernel_pid)
+        assert kernel.ppid() == factories(kernelspec)[0].pid
+        client = manager.client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=60)
+        msg_id = client.execute("import time\ntime.sleep(60)")
+        await asyncio.sleep(1.0)
+        await manager.interrupt_kernel()
+        while True:
+            reply = await client.get_shell_msg(timeout=30)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+        assert await manager.is_alive(), "an interrupt stops the cell, not the kernel"
+        client.stop_channels()
+        await manager.shutdown_kernel(now=True)
+        assert not manager.has_kernel
+        return kernel
+
+    kernel = asyncio.run(scenario())
+    assert not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE

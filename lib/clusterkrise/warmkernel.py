@@ -11,7 +11,9 @@ the factory's other imports, whose JSON result the build reads (the build's chec
 
 Jupyter does not need to know: the build writes a kernelspec named ``python3`` into a private JUPYTER_PATH folder
 whose command is this file's ``client`` mode. The client asks the factory for a kernel, relays signals to it and
-exits with its exit status, so papermill and jupyter_client see an ordinary kernel process.
+exits with its exit status, so papermill and jupyter_client see an ordinary kernel process. The project's papermill
+engine (:mod:`clusterkrise.pmengine`, which the build uses) skips that process: its provisioner asks the factory
+itself, through :func:`ask_for_kernel`.
 
 Reviewers get the same outside the build through the kernelspec ``clusterkrise`` (``papermill -k clusterkrise``,
 installed into the venv by the setup scripts): there the factory is per user, started by the first kernel, shared
@@ -30,6 +32,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # Every kernel's start runs this file's client mode, which needs only the modules above; the factory, the
@@ -338,22 +341,35 @@ def serve(socket_path: str, preload: list[str] | None, build_pid: int | None = N
 # Client: the process jupyter_client starts as "the kernel".
 
 
-def _relay(conn: socket.socket, argv: list[str]) -> int | None:
-    """Ask the factory on ``conn`` for a kernel, relay signals to it and return its exit status; None when the
-    factory closed the connection before it forked one (a reviewer's factory ending after its idle time)."""
-    request = (json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}) + "\n").encode()
+def ask_for_kernel(conn: socket.socket, argv: list[str], cwd: str, env: dict[str, str], fds: list[int]) -> int | None:
+    """Ask the factory on ``conn`` for a kernel run with ``argv`` (ipykernel's arguments) in ``cwd`` with ``env``, on
+    the standard streams ``fds``; its pid, or None when the factory closed the connection before it forked one (a
+    reviewer's factory ending after its idle time). The factory then sends ``{"exit": status}`` on ``conn`` when the
+    kernel has ended, and kills the kernel when ``conn`` closes first."""
+    request = (json.dumps({"argv": argv, "cwd": cwd, "env": env}) + "\n").encode()
     try:
-        # The kernel writes where jupyter_client pointed this process's standard streams.
-        socket.send_fds(conn, [request[:32768]], [0, 1, 2])
+        socket.send_fds(conn, [request[:32768]], fds)
         if len(request) > 32768:
             conn.sendall(request[32768:])
-        reader = conn.makefile("r")
-        first = reader.readline()
+        first = b""
+        while not first.endswith(b"\n"):
+            chunk = conn.recv(1)  # byte by byte: what follows the line (the exit status) stays in the socket
+            if not chunk:
+                return None
+            first += chunk
     except OSError:
         return None
-    if not first:
+    return int(json.loads(first)["pid"])
+
+
+def _relay(conn: socket.socket, argv: list[str]) -> int | None:
+    """Ask the factory on ``conn`` for a kernel, relay signals to it and return its exit status; None when the
+    factory closed the connection before it forked one."""
+    # The kernel writes where jupyter_client pointed this process's standard streams.
+    pid = ask_for_kernel(conn, argv, os.getcwd(), dict(os.environ), [0, 1, 2])
+    if pid is None:
         return None
-    pid = json.loads(first)["pid"]
+    reader = conn.makefile("r")
 
     def relay(signum: int, _frame: object) -> None:
         try:
@@ -473,17 +489,25 @@ def _start_user_factory(folder: Path, key: str, preload: list[str]) -> socket.so
         return _connect(path) if line.strip() == b"listening" else None
 
 
+def user_factory_connections(preload: list[str]) -> Iterator[socket.socket]:
+    """Connections to this user's warm factory for ``preload``, started on first use: a new one for each try, since
+    a factory that ends for idleness just as we connect closes the connection before it forks a kernel. OSError when
+    there cannot be one (no private runtime folder)."""
+    folder = _user_folder()
+    key = user_factory_key(preload)
+    for _ in range(3):
+        conn = _connect(folder / f"{key}.sock") or _start_user_factory(folder, key, preload)
+        if conn is None:
+            return
+        yield conn
+
+
 def user_kernel(preload: list[str], argv: list[str]) -> int:
     """The kernelspec's command: a kernel from this user's warm factory, started on first use; a plain ipykernel
     when there cannot be one."""
     _parent_death()
     try:
-        folder = _user_folder()
-        key = user_factory_key(preload)
-        for _ in range(3):  # a factory that ends for idleness just as we connect: start a new one
-            conn = _connect(folder / f"{key}.sock") or _start_user_factory(folder, key, preload)
-            if conn is None:
-                break
+        for conn in user_factory_connections(preload):
             with conn:
                 status = _relay(conn, argv)
             if status is not None:
