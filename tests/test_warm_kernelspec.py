@@ -262,3 +262,38 @@ def test_a_kernel_asked_for_directly_can_be_interrupted_and_is_ended_with_its_ma
 
     kernel = asyncio.run(scenario())
     assert not kernel.is_running() or kernel.status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_projects_engine_writes_the_executed_notebook_once_and_keeps_it_when_the_kernel_dies(kernelspec, tmp_path,
+                                                                                                  monkeypatch):
+    """A run that ends normally is written by papermill after the engine returns (a write by the engine before it
+    would be overwritten unread); a run that breaks off because the kernel died is written by the engine, so the
+    build can name the cell the kernel died in."""
+    import papermill as pm
+    import papermill.engines
+    import papermill.execute
+
+    from clusterkrise import pmengine  # noqa: F401  (registers the engine)
+
+    writes = []
+    for module in (papermill.engines, papermill.execute):
+        real = module.write_ipynb
+        monkeypatch.setattr(module, "write_ipynb", lambda nb, path, real=real: writes.append(path) or real(nb, path))
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(probe(tmp_path)), str(out), kernel_name="clusterkrise", engine_name="clusterkrise",
+                        progress_bar=False)
+    assert writes == [str(out)] and probe_result(out)["pandas"]
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("import os\nos._exit(1)"),
+                nbformat.v4.new_code_cell("y = 2")]
+    path, died = tmp_path / "dies.ipynb", tmp_path / "died.ipynb"
+    nbformat.write(nb, path)
+    writes.clear()
+    with pytest.raises(Exception):
+        pm.execute_notebook(str(path), str(died), kernel_name="clusterkrise", engine_name="clusterkrise",
+                            progress_bar=False)
+    assert writes == [str(died)]
+    started = [bool(c["metadata"]["papermill"].get("start_time")) for c in nbformat.read(died, 4).cells]
+    assert started == [True, True, False], "the notebook shows how far the run came"

@@ -1,8 +1,9 @@
-"""A papermill engine for this project's notebooks: papermill's own nbclient engine with two changes that cost
+"""A papermill engine for this project's notebooks: papermill's own nbclient engine with changes that cost
 nothing but time, used by the build and available to reviewers as ``papermill --engine clusterkrise``.
 
-* **The executed notebook is written once**, when the run ends -- also when a cell fails or the kernel dies,
-  since papermill ends every run in a ``finally`` -- instead of before and after every cell. Each of those writes
+* **The executed notebook is written once**, when the run ends -- by papermill, which writes it after the engine
+  returns (also when a cell failed), or by the engine when the run broke off (the kernel died), in the ``finally``
+  papermill ends every run in -- instead of before and after every cell. Each of those writes
   re-validates and re-serialises a notebook that grows with every SVG output: about 0.8 s for notebook 07 alone,
   and nothing reads the intermediate files. (What is lost: watching the output file fill while it runs.)
 * **The kernel is started without jupyter_client's fixed waits** (about 0.45 s of every notebook's start,
@@ -239,8 +240,12 @@ class QuickKernelManager(AsyncKernelManager):
 
 
 class FinalSaveManager(NotebookExecutionManager):
+    # Cleared when the engine returns normally: papermill then writes the notebook itself (with the failing
+    # cell marked, if one failed), so a write here would be overwritten unread.
+    save_at_end = True
+
     def save(self, **kwargs: Any) -> None:
-        if self.end_time is not None:  # set by notebook_complete(), which papermill runs in a `finally`
+        if self.end_time is not None and self.save_at_end:  # end_time: set by notebook_complete() (in a `finally`)
             super().save(**kwargs)
 
 
@@ -254,6 +259,7 @@ class ClusterkriseEngine(NBClientEngine):
         nb_man.notebook_start()
         try:
             cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            nb_man.save_at_end = False
         finally:
             nb_man.cleanup_pbar()
             nb_man.notebook_complete()
