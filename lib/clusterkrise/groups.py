@@ -177,8 +177,8 @@ def east_west(df: pd.DataFrame, *, berlin: str = "east", multi_state: str = "exc
     answered = ticked.any(axis=1)
 
     labels = _blank(df)
-    labels[(n_east > 0) & (n_west == 0)] = "Ost"
-    labels[(n_west > 0) & (n_east == 0)] = "West"
+    labels.loc[(n_east > 0) & (n_west == 0)] = "Ost"
+    labels.loc[(n_west > 0) & (n_east == 0)] = "West"
     mixed = (n_east > 0) & (n_west > 0)
     left_out = {
         LEFT_NO_ANSWER: int((~answered).sum()),
@@ -187,8 +187,8 @@ def east_west(df: pd.DataFrame, *, berlin: str = "east", multi_state: str = "exc
     if multi_state == "exclude":
         left_out["Bundesländer in Ost und West"] = int(mixed.sum())
     else:
-        labels[mixed & (n_east > n_west)] = "Ost"
-        labels[mixed & (n_west > n_east)] = "West"
+        labels.loc[mixed & (n_east > n_west)] = "Ost"
+        labels.loc[mixed & (n_west > n_east)] = "West"
         left_out["gleich viele Bundesländer in Ost und West"] = int((mixed & (n_east == n_west)).sum())
     return _finish(labels, ["Ost", "West"], left_out, "east_west")
 
@@ -220,8 +220,8 @@ def financing_institutional(df: pd.DataFrame, *, institutional_threshold: float 
     shares, none = _financing_shares(df, present)
     labels = _blank(df)
     inst = shares["D4_institutionell"]
-    labels[~none & (inst >= institutional_threshold)] = "Größtenteils institutionell finanziert"
-    labels[~none & (inst < institutional_threshold)] = "Sonstige Finanzierung"
+    labels.loc[~none & (inst >= institutional_threshold)] = "Größtenteils institutionell finanziert"
+    labels.loc[~none & (inst < institutional_threshold)] = "Sonstige Finanzierung"
     return _finish(
         labels,
         ["Größtenteils institutionell finanziert", "Sonstige Finanzierung"],
@@ -256,8 +256,8 @@ def financing_four(df: pd.DataFrame, *, institutional_threshold: float = 50) -> 
     winner = main.idxmax(axis=1)
     labels = pd.Series(FINANCING_MIXED, index=df.index, dtype=object)
     clear = (top >= institutional_threshold) & (n_top == 1)
-    labels[clear] = winner[clear].map(FINANCING_FOUR_LABELS)
-    labels[none] = None
+    labels.loc[clear] = winner[clear].map(FINANCING_FOUR_LABELS)
+    labels.loc[none] = None
     return _finish(
         labels,
         [*FINANCING_FOUR_LABELS.values(), FINANCING_MIXED],
@@ -285,8 +285,8 @@ def affectedness(
     if ((values < 0) | (values > 100)).any():
         raise ValueError(f"column {column} holds percentages outside 0..100")
     labels = _blank(df)
-    labels[values <= affectedness_low_max] = "Durch Krise gering betroffen"
-    labels[values >= affectedness_high_min] = "Durch Krise stark betroffen"
+    labels.loc[values <= affectedness_low_max] = "Durch Krise gering betroffen"
+    labels.loc[values >= affectedness_high_min] = "Durch Krise stark betroffen"
     middle = (values > affectedness_low_max) & (values < affectedness_high_min)
     return _finish(
         labels,
@@ -305,8 +305,8 @@ def office_size(df: pd.DataFrame, *, office_size_max_small: float = 5) -> pd.Ser
     if (staff < 0).any():
         raise ValueError("column D5_staff holds negative staff numbers")
     labels = _blank(df)
-    labels[staff <= office_size_max_small] = "Kleine Clustermanagements"
-    labels[staff > office_size_max_small] = "Große Clustermanagements"
+    labels.loc[staff <= office_size_max_small] = "Kleine Clustermanagements"
+    labels.loc[staff > office_size_max_small] = "Große Clustermanagements"
     return _finish(
         labels,
         ["Kleine Clustermanagements", "Große Clustermanagements"],
@@ -340,8 +340,8 @@ def age_group(df: pd.DataFrame, *, age_cut: int = 40) -> pd.Series:
     young_codes = [c for c, (_, upper) in AGE_BANDS.items() if upper is not None and upper <= age_cut]
     young, old = f"U{age_cut}", f"Ü{age_cut}"
     labels = _blank(df)
-    labels[codes.isin(young_codes)] = young
-    labels[codes.notna() & ~codes.isin(young_codes)] = old
+    labels.loc[codes.isin(young_codes)] = young
+    labels.loc[codes.notna() & ~codes.isin(young_codes)] = old
     return _finish(labels, [young, old], {LEFT_NO_ANSWER: int(codes.isna().sum())}, "age")
 
 
@@ -352,8 +352,8 @@ def gender(df: pd.DataFrame) -> pd.Series:
     codes = _numeric(df, "D8_gender")
     _check_values(codes, {1.0, 2.0, 3.0}, "D8_gender")
     labels = _blank(df)
-    labels[codes == 1] = "weiblich"
-    labels[codes == 2] = "männlich"
+    labels.loc[codes == 1] = "weiblich"
+    labels.loc[codes == 2] = "männlich"
     return _finish(
         labels,
         ["weiblich", "männlich"],
@@ -394,8 +394,8 @@ def role(df: pd.DataFrame, task: str, *, labels: Mapping[str, str] | None = None
     if task_label == other:
         raise ValueError(f"role: the label of task {task!r} must differ from {other!r}")
     out = _blank(df)
-    out[ticked[column]] = task_label
-    out[answered & ~ticked[column]] = other
+    out.loc[ticked[column]] = task_label
+    out.loc[answered & ~ticked[column]] = other
     return _finish(out, [task_label, other], {"keine Aufgabe angegeben": int((~answered).sum())}, f"role_{task}")
 
 
