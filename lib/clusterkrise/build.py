@@ -397,8 +397,8 @@ class ImportIndex:
 
 def _statements_in(node: ast.AST) -> Iterator[ast.AST]:
     """The statements directly inside ``node`` (its bodies, branches, handlers and match cases), in source order."""
-    for field in node._fields:
-        value = getattr(node, field, None)
+    for name in node._fields:
+        value = getattr(node, name, None)
         if isinstance(value, list):
             for child in value:
                 if isinstance(child, (ast.stmt, ast.excepthandler, ast.match_case)):

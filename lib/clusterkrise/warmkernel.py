@@ -35,6 +35,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+TYPE_CHECKING = False  # (typing is not imported: a kernel client's start is part of every notebook's)
+if TYPE_CHECKING:
+    import subprocess
+
 # Every kernel's start runs this file's client mode, which needs only the modules above; the factory, the
 # reviewers' kernelspec and the build's Factory import what else they use where they use it (the module's
 # imports: 90 -> 30 ms under `python -X importtime`, a part of every notebook's start).

@@ -385,8 +385,6 @@ def _copy_images(blocks: list[Any], chapter: Path, staging: Path) -> None:
         path = Path(src) if Path(src).is_absolute() else chapter.parent / src
         if not path.is_file():
             raise RenderError("images", str(chapter), f"image '{src}' not found ({path})")
-        import hashlib
-
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
         name = f"{path.stem}-{digest}{path.suffix.lower()}"
         figures.mkdir(parents=True, exist_ok=True)
