@@ -448,3 +448,49 @@ def test_table_records_alpha_continuity_and_method():
     res = compare_groups(data, list(data.columns), groupings, alpha=0.05, continuity=True)
     assert set(res["alpha"]) == {0.05} and set(res["continuity"]) == {True}
     assert set(res.loc[res["p"].notna(), "method"]) == {"asymptotic"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Bootstrap interval of the rank-biserial correlation (the robustness appendix)
+
+
+def _rank_biserial(x, y, axis=-1):
+    """P(X > Y) - P(X < Y) over all pairs; vectorised over leading axes as scipy.stats.bootstrap calls it."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return np.sign(x[..., :, None] - y[..., None, :]).mean(axis=(-2, -1))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_bootstrap_interval_agrees_with_scipys_percentile_bootstrap(seed):
+    """The same interval scipy.stats.bootstrap gives (percentile method, the groups resampled separately), up to
+    the Monte Carlo error of 2,000 samples."""
+    from clusterkrise.utests import bootstrap_r_rb
+
+    rng = np.random.default_rng(100 + seed)
+    x, y = rng.integers(1, 6, 30), rng.integers(2, 7, 55)  # answer scales: few values, many ties
+    low, high = bootstrap_r_rb(x, y, samples=2000, seed=seed)
+    reference = stats.bootstrap((x, y), _rank_biserial, method="percentile", n_resamples=20000, vectorized=True,
+                                paired=False, random_state=seed).confidence_interval
+    assert low == pytest.approx(reference.low, abs=0.03)
+    assert high == pytest.approx(reference.high, abs=0.03)
+    assert low < _rank_biserial(x, y) < high
+
+
+def test_the_bootstrap_interval_is_fixed_by_its_seed_and_needs_two_answers_per_group():
+    from clusterkrise.utests import bootstrap_r_rb
+
+    x, y = [1, 2, 2, 3, 4, 5, None], [2, 3, 3, 4, 5, 5, 5]
+    assert bootstrap_r_rb(x, y, seed=7) == bootstrap_r_rb(x, y, seed=7)
+    assert bootstrap_r_rb(x, y, seed=7) != bootstrap_r_rb(x, y, seed=8)
+    assert all(np.isnan(bootstrap_r_rb([3], y)))
+
+
+def test_each_bootstrap_sample_draws_every_value_as_often_as_sampling_with_replacement_does():
+    """Counts of n draws with replacement from n values: each row sums to n, a value is drawn Binomial(n, 1/n)
+    times (mean 1, variance 1 - 1/n)."""
+    from clusterkrise.utests import _draw_counts
+
+    counts = _draw_counts(np.random.default_rng(3), 12, 20000)
+    assert counts.shape == (20000, 12) and (counts.sum(axis=1) == 12).all()
+    assert counts.mean() == pytest.approx(1.0, abs=0.01)
+    assert counts.var(axis=0) == pytest.approx(np.full(12, 1 - 1 / 12), abs=0.05)

@@ -624,6 +624,14 @@ def mann_whitney_u(x: Iterable[Any], y: Iterable[Any], *, continuity: bool = Fal
     )
 
 
+def _draw_counts(rng: np.random.Generator, n: int, samples: int) -> np.ndarray:
+    """How often each of ``n`` values is drawn in each of ``samples`` draws of ``n`` with replacement: the
+    ``multinomial(n, [1/n] * n)`` counts, from n uniform indices per sample (a tenth of the time numpy's
+    multinomial takes, which draws a binomial per value and sample)."""
+    picks = rng.integers(0, n, size=(samples, n)) + n * np.arange(samples)[:, None]
+    return np.bincount(picks.ravel(), minlength=samples * n).reshape(samples, n)
+
+
 def bootstrap_r_rb(x: Iterable[Any], y: Iterable[Any], *, samples: int = 2000, seed: int = 0,
                    level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the rank-biserial correlation of ``x`` vs ``y``.
@@ -640,8 +648,8 @@ def bootstrap_r_rb(x: Iterable[Any], y: Iterable[Any], *, samples: int = 2000, s
     # Every sample is a multiset of the observed values: with the sign matrix of all observed pairs,
     # r_rb of a sample is a weighted mean of its entries (weights = how often each value was drawn).
     sign = np.sign(xs[:, None] - ys[None, :])
-    wx = rng.multinomial(len(xs), np.full(len(xs), 1 / len(xs)), size=samples)
-    wy = rng.multinomial(len(ys), np.full(len(ys), 1 / len(ys)), size=samples)
+    wx = _draw_counts(rng, len(xs), samples)
+    wy = _draw_counts(rng, len(ys), samples)
     # (wx @ sign) * wy summed per sample: BLAS instead of einsum's loop; the sums are whole numbers,
     # exact in float64 either way, so the intervals do not change
     r = ((wx.astype(float) @ sign) * wy).sum(axis=1) / (len(xs) * len(ys))
