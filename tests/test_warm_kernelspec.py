@@ -62,19 +62,24 @@ def papermill(notebook: Path, out: Path, kernel: str, *options: str, **params) -
     return subprocess.run(argv, capture_output=True, text=True, timeout=300)
 
 
-def probe(tmp_path: Path) -> Path:
-    """A notebook that reports its kernel's process, its parent and whether the project's library is loaded."""
+def notebook(path: Path, *cells: str) -> Path:
+    """A notebook of these code cells for the python3 kernelspec, written to ``path``."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, path)
+    return path
+
+
+def probe(tmp_path: Path) -> Path:
+    """A notebook that reports its kernel's process, its parent and whether the project's library is loaded."""
+    return notebook(
+        tmp_path / "probe.ipynb",
         "import os, sys, json\n"
         "print(json.dumps({'pid': os.getpid(), 'parent': os.getppid(), 'cwd': os.getcwd(),\n"
         "                  'library': sorted(m for m in sys.modules if m.split('.')[0] == 'clusterkrise'),\n"
-        "                  'pandas': 'pandas' in sys.modules}))"
-    )]
-    path = tmp_path / "probe.ipynb"
-    nbformat.write(nb, path)
-    return path
+        "                  'pandas': 'pandas' in sys.modules}))",
+    )
 
 
 def probe_result(out: Path) -> dict:
@@ -118,12 +123,8 @@ def test_the_readme_command_gives_the_bytes_of_plain_papermill(kernelspec, tmp_p
 
 
 def test_the_engine_writes_the_failing_cell_into_the_notebook(kernelspec, tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('kaputt')"),
-                nbformat.v4.new_code_cell("y = 2")]
-    path, out = tmp_path / "failing.ipynb", tmp_path / "failing-out.ipynb"
-    nbformat.write(nb, path)
+    path = notebook(tmp_path / "failing.ipynb", "x = 1", "raise ValueError('kaputt')", "y = 2")
+    out = tmp_path / "failing-out.ipynb"
     done = papermill(path, out, "clusterkrise", "--engine", "clusterkrise")
     assert done.returncode != 0 and "kaputt" in done.stderr
     cells = json.loads(out.read_text(encoding="utf-8"))["cells"]
@@ -284,12 +285,8 @@ def test_the_projects_engine_writes_the_executed_notebook_once_and_keeps_it_when
                         progress_bar=False)
     assert writes == [str(out)] and probe_result(out)["pandas"]
 
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("import os\nos._exit(1)"),
-                nbformat.v4.new_code_cell("y = 2")]
-    path, died = tmp_path / "dies.ipynb", tmp_path / "died.ipynb"
-    nbformat.write(nb, path)
+    path = notebook(tmp_path / "dies.ipynb", "x = 1", "import os\nos._exit(1)", "y = 2")
+    died = tmp_path / "died.ipynb"
     writes.clear()
     with pytest.raises(Exception):
         pm.execute_notebook(str(path), str(died), kernel_name="clusterkrise", engine_name="clusterkrise",

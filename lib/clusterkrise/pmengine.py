@@ -202,17 +202,17 @@ class FactoryProvisioner(LocalProvisioner):
     async def kill(self, restart: bool = False) -> None:
         if self.kernel_pid is None:
             return await super().kill(restart)
-        try:
-            await self.send_signal(signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        await self._end(signal.SIGKILL)
 
     async def terminate(self, restart: bool = False) -> None:
         if self.kernel_pid is None:
             return await super().terminate(restart)
+        await self._end(signal.SIGTERM)
+
+    async def _end(self, signum: int) -> None:
         try:
-            await self.send_signal(signal.SIGTERM)
-        except ProcessLookupError:
+            await self.send_signal(signum)
+        except ProcessLookupError:  # it ended meanwhile
             pass
 
     async def cleanup(self, restart: bool = False) -> None:
