@@ -443,7 +443,7 @@ def test_a_factorys_jobs_run_below_the_factorys_priority(tmp_path):
 
     jobs = [{"call": "os:nice", "args": [0]}]
     with Factory(b._kernel_env(b.Layout(tmp_path)), tmp_path / "kernels.log", preload=[], jobs=jobs) as factory:
-        assert factory.job_result(0) == os.nice(0) + JOB_NICENESS
+        assert factory.job_result(0) == min(19, os.nice(0) + JOB_NICENESS)  # (19: the lowest priority there is)
 
 
 def test_with_warm_kernels_the_factory_checks_the_data_and_bad_data_is_still_reported(project, monkeypatch):

@@ -247,8 +247,11 @@ def test_a_kernel_asked_for_directly_can_be_interrupted_and_is_ended_with_its_ma
         client = manager.client()
         client.start_channels()
         await client.wait_for_ready(timeout=60)
-        msg_id = client.execute("import time\ntime.sleep(60)")
-        await asyncio.sleep(1.0)
+        msg_id = client.execute("import time\nprint('sleeping', flush=True)\ntime.sleep(60)")
+        while True:  # interrupt once the cell runs
+            message = await client.get_iopub_msg(timeout=30)
+            if message["parent_header"].get("msg_id") == msg_id and message["msg_type"] == "stream":
+                break
         await manager.interrupt_kernel()
         while True:
             reply = await client.get_shell_msg(timeout=30)
